@@ -1,0 +1,140 @@
+"""Reading and writing the reference back end's rows inside a unit of work (a sync Connection)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, or_, select, update
+
+from hotline.domain.errors import SubscriberNotFound
+from hotline.domain.subscriber import Brand, PaymentType, StarLevel, Status, Subscriber
+from hotline.store.sql.tables import audit_log, ledger, orders, subscribers, subscriptions
+
+_SUB_FIELDS = [c.name for c in subscribers.columns]
+
+
+def to_subscriber(row: Any) -> Subscriber:
+    m = row._mapping
+    return Subscriber(
+        id=m["id"], msisdn=m["msisdn"], name=m["name"], id_number=m["id_number"],
+        brand=Brand(m["brand"]), payment_type=PaymentType(m["payment_type"]),
+        star_level=StarLevel(m["star_level"]), province=m["province"], city=m["city"],
+        join_date=m["join_date"], language=m["language"], status=Status(m["status"]),
+        plan_code=m["plan_code"], next_plan_code=m["next_plan_code"], balance_fen=m["balance_fen"],
+        credit_limit_fen=m["credit_limit_fen"], points=m["points"], password_hash=m["password_hash"],
+        pw_failures=m["pw_failures"], pw_fail_day=m["pw_fail_day"],
+        marketing_opt_out=m["marketing_opt_out"], cycle=m["cycle"], version=m["version"])
+
+
+def load_subscriber(conn: Connection, msisdn: str, *, lock: bool = False) -> Subscriber:
+    stmt = select(subscribers).where(subscribers.c.msisdn == msisdn)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise SubscriberNotFound(f"没有找到号码{msisdn}的客户资料。", f"No subscriber with number {msisdn}.",
+                                 msisdn=msisdn)
+    return to_subscriber(row)
+
+
+def save_subscriber(conn: Connection, sub: Subscriber) -> None:
+    """Write the fields changed through ``Subscriber.set`` and bump the row version."""
+    if not sub.changed:
+        return
+    values: dict[str, Any] = {k: getattr(sub, k) for k in sub.changed}
+    values = {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
+    values["version"] = subscribers.c.version + 1
+    conn.execute(update(subscribers).where(subscribers.c.id == sub.id).values(values))
+    sub.changed.clear()
+
+
+@dataclass
+class Holding:
+    """One row of ``subscriptions``."""
+
+    id: int
+    product_code: str
+    in_plan: bool
+    start_cycle: int
+    end_cycle: int | None
+
+    def active_in(self, cycle: int) -> bool:
+        return self.start_cycle <= cycle and (self.end_cycle is None or self.end_cycle >= cycle)
+
+
+def load_holdings(conn: Connection, subscriber_id: int, from_cycle: int) -> list[Holding]:
+    """Subscriptions valid in ``from_cycle`` or later (current and scheduled)."""
+    rows = conn.execute(
+        select(subscriptions.c.id, subscriptions.c.product_code, subscriptions.c.in_plan,
+               subscriptions.c.start_cycle, subscriptions.c.end_cycle)
+        .where(subscriptions.c.subscriber_id == subscriber_id,
+               or_(subscriptions.c.end_cycle.is_(None), subscriptions.c.end_cycle >= from_cycle))
+        .order_by(subscriptions.c.id))
+    return [Holding(*r) for r in rows]
+
+
+@dataclass
+class Effects:
+    """What a business transaction changes besides the subscriber row, applied after it decides."""
+
+    now: dt.datetime
+    cycle: int
+    ledger: list[tuple[str, int, str]] = field(default_factory=list)       # kind, amount, description
+    new_holdings: list[tuple[str, bool, int, int | None]] = field(default_factory=list)
+    end_holdings: list[tuple[int, int]] = field(default_factory=list)      # holding id, end cycle
+    audit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def money(self, sub: Subscriber, kind: str, amount_fen: int, description: str) -> None:
+        """Move money: negative debits, positive credits. The balance changes at once."""
+        sub.set(balance_fen=sub.balance_fen + amount_fen)
+        self.ledger.append((kind, amount_fen, description))
+
+    def hold(self, code: str, *, in_plan: bool = False, start: int, end: int | None = None) -> None:
+        self.new_holdings.append((code, in_plan, start, end))
+
+    def end(self, holding: Holding, end_cycle: int) -> None:
+        self.end_holdings.append((holding.id, end_cycle))
+
+
+def apply_effects(conn: Connection, sub: Subscriber, fx: Effects, order_id: int | None,
+                  actor: str, channel: str) -> None:
+    save_subscriber(conn, sub)
+    if fx.ledger:
+        conn.execute(insert(ledger), [
+            {"subscriber_id": sub.id, "cycle": fx.cycle, "kind": k, "amount_fen": a, "description": d,
+             "order_id": order_id, "created_at": fx.now} for k, a, d in fx.ledger])
+    if fx.new_holdings:
+        conn.execute(insert(subscriptions), [
+            {"subscriber_id": sub.id, "product_code": c, "in_plan": p, "start_cycle": s, "end_cycle": e,
+             "created_at": fx.now, "order_id": order_id} for c, p, s, e in fx.new_holdings])
+    for holding_id, end_cycle in fx.end_holdings:
+        conn.execute(update(subscriptions).where(subscriptions.c.id == holding_id)
+                     .values(end_cycle=end_cycle))
+    if fx.audit:
+        conn.execute(insert(audit_log), [
+            {"at": fx.now, "channel": channel, "actor": actor, "action": action, "subscriber_id": sub.id,
+             "msisdn": sub.msisdn, "order_id": order_id, "detail": json.dumps(detail, ensure_ascii=False)}
+            for action, detail in fx.audit])
+
+
+def write_audit(conn: Connection, at: dt.datetime, channel: str, actor: str, action: str,
+                msisdn: str | None, subscriber_id: int | None = None,
+                detail: dict[str, Any] | None = None) -> None:
+    conn.execute(insert(audit_log).values(
+        at=at, channel=channel, actor=actor, action=action, msisdn=msisdn, subscriber_id=subscriber_id,
+        detail=json.dumps(detail or {}, ensure_ascii=False)))
+
+
+def find_order(conn: Connection, key: str) -> Any:
+    return conn.execute(select(orders).where(orders.c.idempotency_key == key)).first()
+
+
+def charges_in_cycle(conn: Connection, subscriber_id: int, cycle: int) -> int:
+    """Fees and usage charged in a cycle, in fen (positive)."""
+    total = conn.execute(select(func.coalesce(func.sum(ledger.c.amount_fen), 0))
+                         .where(ledger.c.subscriber_id == subscriber_id, ledger.c.cycle == cycle,
+                                ledger.c.amount_fen < 0)).scalar_one()
+    return -int(total)

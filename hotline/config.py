@@ -1,0 +1,62 @@
+"""Configuration: environment variables ``HOTLINE_*``, then an optional TOML file, then defaults.
+
+The file is read from ``HOTLINE_CONFIG`` (or ``./hotline.toml`` when it exists); keys are the field
+names below, e.g. ``database_url = "postgresql://..."``. Environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _file_values() -> dict[str, Any]:
+    path = os.environ.get("HOTLINE_CONFIG") or ("hotline.toml" if Path("hotline.toml").exists() else "")
+    if not path:
+        return {}
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+
+    data_dir: Path = Field(Path("./var"), description="Where the embedded SQLite database lives.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    host: str = "127.0.0.1"
+    port: int = 8086
+    timezone: str = Field("Asia/Shanghai", description="Business days and billing cycles follow this zone.")
+    db_threads: int = Field(8, ge=1, description="Database worker threads (connections) per process.")
+    password_kdf_n: int = Field(2**14, description="scrypt cost for service passwords (power of two).")
+    password_max_failures: int = 3
+    seed_demo: bool = Field(True, description="Seed the demo population on first start of `serve`.")
+    demo_subscribers: int = Field(2000, ge=0, description="Synthetic subscribers seeded beside the demo ones.")
+    api_token: str = Field("", description="If set, the API requires `Authorization: Bearer <token>`.")
+    log_level: str = "info"
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the sync driver this project uses (sqlite3 or psycopg 3)."""
+        url = self.database_url
+        if not url:
+            return f"sqlite:///{(self.data_dir / 'hotline.db').resolve()}"
+        for prefix in ("postgres://", "postgresql://", "postgresql+asyncpg://", "postgresql+psycopg2://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from file + environment; keyword overrides win (used by the CLI and tests)."""
+    values = {k: v for k, v in _file_values().items()}
+    env_keys = {k[len("HOTLINE_"):].lower() for k in os.environ if k.startswith("HOTLINE_")}
+    for key in env_keys:
+        values.pop(key, None)  # environment wins over the file
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

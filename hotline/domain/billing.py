@@ -1,0 +1,73 @@
+"""Billing cycles (calendar months in the operator's time zone) and usage tariffs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+
+def cycle_of(day: dt.date) -> int:
+    """The cycle a day belongs to, as YYYYMM (202611)."""
+    return day.year * 100 + day.month
+
+
+def next_cycle(cycle: int) -> int:
+    y, m = divmod(cycle, 100)
+    return (y + 1) * 100 + 1 if m == 12 else cycle + 1
+
+
+def prev_cycle(cycle: int) -> int:
+    y, m = divmod(cycle, 100)
+    return (y - 1) * 100 + 12 if m == 1 else cycle - 1
+
+
+def cycle_start(cycle: int) -> dt.date:
+    return dt.date(cycle // 100, cycle % 100, 1)
+
+
+def cycle_label_zh(cycle: int) -> str:
+    return f"{cycle // 100}年{cycle % 100}月"
+
+
+class Clock:
+    """The operator's wall clock. Tests pass a fixed one."""
+
+    def __init__(self, tz: str = "Asia/Shanghai") -> None:
+        self.tz = ZoneInfo(tz)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(self.tz)
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+
+class FixedClock(Clock):
+    def __init__(self, at: dt.datetime, tz: str = "Asia/Shanghai") -> None:
+        super().__init__(tz)
+        self.at = at if at.tzinfo else at.replace(tzinfo=self.tz)
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += dt.timedelta(**delta)
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """Out-of-allowance rates, in fen."""
+
+    voice_per_min: int = 19     # ¥0.19 per started minute
+    sms_each: int = 10          # ¥0.10 per message
+    data_per_gb: int = 500      # ¥5 per GB, rounded up to the fen per MB used
+
+    def data_fee(self, mb: int) -> int:
+        return -(-mb * self.data_per_gb // 1024)
+
+
+TARIFF = Tariff()
+
+# Usage buckets counted per cycle.
+BUCKETS = ("voice_min", "data_mb", "sms")

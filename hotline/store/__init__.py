@@ -1,0 +1,1 @@
+"""Persistence adapters: SQL (SQLite by default, PostgreSQL in production)."""

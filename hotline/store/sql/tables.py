@@ -1,0 +1,148 @@
+"""The relational schema of the reference back end (SQLAlchemy Core). Alembic migrations follow it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
+                        MetaData, SmallInteger, String, Table, Text, UniqueConstraint)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# BIGINT ids that are still SQLite rowids (SQLite only autoincrements INTEGER PRIMARY KEY).
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+subscribers = Table(
+    "subscribers", metadata,
+    Column("id", Id, primary_key=True),
+    Column("msisdn", String(11), nullable=False, unique=True),
+    Column("name", String(64), nullable=False),
+    Column("id_number", String(18), nullable=False),
+    Column("brand", String(16), nullable=False),
+    Column("payment_type", String(16), nullable=False),
+    Column("star_level", SmallInteger, nullable=False, default=0),
+    Column("province", String(8), nullable=False),
+    Column("city", String(32), nullable=False),
+    Column("join_date", Date, nullable=False),
+    Column("language", String(8), nullable=False, default="zh"),
+    Column("status", String(24), nullable=False),
+    Column("plan_code", String(64), nullable=False),
+    Column("next_plan_code", String(64)),
+    Column("balance_fen", BigInteger, nullable=False, default=0),
+    Column("credit_limit_fen", BigInteger, nullable=False, default=0),
+    Column("points", BigInteger, nullable=False, default=0),
+    Column("password_hash", String(160), nullable=False, default=""),
+    Column("pw_failures", SmallInteger, nullable=False, default=0),
+    Column("pw_fail_day", Date),
+    Column("marketing_opt_out", Boolean, nullable=False, default=False),
+    Column("cycle", Integer, nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+)
+
+# Products a subscriber has: active now, or scheduled from a later cycle, or ended.
+subscriptions = Table(
+    "subscriptions", metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", BigInteger, ForeignKey("subscribers.id"), nullable=False),
+    Column("product_code", String(64), nullable=False),
+    Column("in_plan", Boolean, nullable=False, default=False),
+    Column("start_cycle", Integer, nullable=False),
+    Column("end_cycle", Integer),  # last cycle it is valid in; NULL while it renews
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("order_id", BigInteger),
+    Index("ix_subscriptions_subscriber", "subscriber_id"),
+)
+
+usage_counters = Table(
+    "usage_counters", metadata,
+    Column("subscriber_id", BigInteger, ForeignKey("subscribers.id"), primary_key=True),
+    Column("cycle", Integer, primary_key=True),
+    Column("bucket", String(16), primary_key=True),
+    Column("used", BigInteger, nullable=False, default=0),
+)
+
+# Itemised records (详单): calls, messages and data sessions.
+usage_records = Table(
+    "usage_records", metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", BigInteger, ForeignKey("subscribers.id"), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),  # call | sms | data
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("direction", String(4)),             # out | in (calls, sms)
+    Column("other_party", String(20)),
+    Column("duration_s", Integer, nullable=False, default=0),
+    Column("volume_kb", BigInteger, nullable=False, default=0),
+    Column("location", String(32)),
+    Column("fee_fen", BigInteger, nullable=False, default=0),
+    Index("ix_usage_records_subscriber_cycle", "subscriber_id", "cycle"),
+)
+
+# Every movement of money: + credits (recharge), - debits (fees, usage).
+ledger = Table(
+    "ledger", metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", BigInteger, ForeignKey("subscribers.id"), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("description", String(128), nullable=False),
+    Column("order_id", BigInteger),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ledger_subscriber_cycle", "subscriber_id", "cycle"),
+)
+
+bills = Table(
+    "bills", metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", BigInteger, ForeignKey("subscribers.id"), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("total_fen", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("subscriber_id", "cycle"),
+)
+
+bill_items = Table(
+    "bill_items", metadata,
+    Column("id", Id, primary_key=True),
+    Column("bill_id", BigInteger, ForeignKey("bills.id"), nullable=False),
+    Column("category", String(24), nullable=False),
+    Column("description", String(128), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Index("ix_bill_items_bill", "bill_id"),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("id", Id, primary_key=True),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("subscriber_id", BigInteger, ForeignKey("subscribers.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("product_code", String(64)),
+    Column("amount_fen", BigInteger, nullable=False, default=0),
+    Column("channel", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # completed | failed
+    Column("params", JSON, nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+    Index("ix_orders_subscriber", "subscriber_id"),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Id, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("subscriber_id", BigInteger),
+    Column("msisdn", String(11)),
+    Column("order_id", BigInteger),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_audit_log_msisdn_at", "msisdn", "at"),
+)
