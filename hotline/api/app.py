@@ -1,0 +1,44 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from sqlalchemy import text
+
+import hotline
+from hotline.api import errors
+from hotline.api.deps import HotlineDep, check_token
+from hotline.api.routes import products, subscribers
+from hotline.bootstrap import Hotline, bootstrap
+from hotline.config import Settings, load_settings
+
+
+def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> FastAPI:
+    """An app over ``hl``, or over one wired from ``settings`` at start-up (and closed at shutdown)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        own = hl is None
+        app.state.hotline = hl or bootstrap(settings or load_settings())
+        yield
+        if own:
+            app.state.hotline.close()
+
+    app = FastAPI(title="hotline", version=hotline.__version__, lifespan=lifespan,
+                  description="Omnichannel customer service for mobile operators: the reference back end "
+                              "(subscribers, products, balances, usage, bills, orders). Money is in fen.")
+    errors.install(app)
+    if hl is not None:
+        app.state.hotline = hl
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz(hl_: HotlineDep) -> dict[str, str]:
+        await hl_.db.run(lambda c: c.execute(text("SELECT 1")), write=False)
+        return {"status": "ok", "database": hl_.db.url.get_backend_name()}
+
+    guard = [Depends(check_token)]
+    app.include_router(subscribers.router, prefix="/api/v1", dependencies=guard)
+    app.include_router(products.router, prefix="/api/v1", dependencies=guard)
+    return app

@@ -1,0 +1,179 @@
+"""The ``hotline`` command: serve, seed, subscriber, products, billing, db."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hotline.bootstrap import Hotline, bootstrap
+from hotline.bss.port import Actor
+from hotline.config import load_settings
+from hotline.domain.errors import DomainError
+from hotline.domain.products import yuan
+
+app = typer.Typer(help="hotline: omnichannel customer service for mobile operators.", no_args_is_help=True)
+subscriber_app = typer.Typer(help="Look up subscribers.", no_args_is_help=True)
+billing_app = typer.Typer(help="Billing cycles.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(subscriber_app, name="subscriber")
+app.add_typer(billing_app, name="billing")
+app.add_typer(db_app, name="db")
+console = Console()
+CLI_ACTOR = Actor("cli", "operator")
+
+
+def _open(migrate: bool = True) -> Hotline:
+    return bootstrap(load_settings(), migrate_schema=migrate)
+
+
+def _fail(err: DomainError) -> None:
+    console.print(f"[red]{err.message_zh}[/red]\n[dim]{err.message_en}[/dim]")
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(host: Annotated[Optional[str], typer.Option(help="Listen address")] = None,
+          port: Annotated[Optional[int], typer.Option(help="Listen port")] = None) -> None:
+    """Run the API on the configured database, seeding the demo population on first start."""
+    import uvicorn
+
+    from hotline.api.app import create_app
+    from hotline.bss.seed import seed_demo_if_empty
+
+    settings = load_settings(host=host, port=port)
+    hl = bootstrap(settings)
+    if settings.seed_demo:
+        report = seed_demo_if_empty(hl.db, hl.bss.products, clock=hl.bss.clock, kdf_n=settings.password_kdf_n,
+                                    synthetic=settings.demo_subscribers)
+        if report is not None:
+            console.print(f"Seeded the demo population: {report.subscribers} subscribers.")
+    console.print(f"hotline on http://{settings.host}:{settings.port}  (API docs: /docs)  "
+                  f"database: {hl.db.url.render_as_string(hide_password=True)}")
+    try:
+        uvicorn.run(create_app(hl), host=settings.host, port=settings.port, backlog=4096,
+                    log_level=settings.log_level)
+    finally:
+        hl.close()
+
+
+@app.command()
+def seed(subscribers: Annotated[int, typer.Option("--subscribers", "-n", help="Synthetic subscribers")] = 1000,
+         seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same population")] = 86) -> None:
+    """Create a deterministic synthetic population (always with the three demo subscribers)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from hotline.bss.seed import seed_population
+
+    hl = _open()
+    try:
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=console, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("seeding", total=subscribers)
+            report = seed_population(hl.db, hl.bss.products, subscribers=subscribers, seed=seed,
+                                     clock=hl.bss.clock, kdf_n=hl.settings.password_kdf_n,
+                                     progress=lambda done: bar.update(task, completed=done))
+        console.print(f"Seeded {report.subscribers} subscribers in {report.seconds:.1f} s "
+                      f"({report.subscribers / max(report.seconds, 1e-9):,.0f}/s).")
+    finally:
+        hl.close()
+
+
+@subscriber_app.command("show")
+def subscriber_show(msisdn: str,
+                    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+                    unmask: Annotated[bool, typer.Option(help="Show full name and ID number")] = False,
+                    reason: Annotated[str, typer.Option(help="Why unmasking is needed (audited)")] = "") -> None:
+    """Print a subscriber's 360° view. Every look-up is audited."""
+    hl = _open()
+    try:
+        view = asyncio.run(hl.bss.profile(msisdn, CLI_ACTOR, unmask=unmask, reason=reason))
+    except DomainError as err:
+        _fail(err)
+    finally:
+        hl.close()
+    if as_json:
+        print(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    _print_profile(view)
+
+
+def _print_profile(v: dict) -> None:
+    t = Table(show_header=False, box=None, pad_edge=False)
+    t.add_column(style="bold cyan", no_wrap=True)
+    t.add_column()
+    plan = v["plan"]
+    rows = [
+        ("号码 Number", v["msisdn"]),
+        ("客户 Name", v["name"]),
+        ("证件 ID", v["id_number"]),
+        ("品牌 Brand", f"{v['brand']['name_zh']} ({'预付费' if v['payment_type'] == 'prepaid' else '后付费'})"),
+        ("星级 Star", v["star_level"]["name_zh"]),
+        ("归属地 Home", f"{v['province']['name_zh']} {v['city']}"),
+        ("入网 Joined", v["join_date"]),
+        ("状态 Status", v["status"]["name_zh"]),
+        ("套餐 Plan", f"{plan['name_zh']}  {yuan(plan['fee_fen'])}元/月"),
+        ("余额 Balance", f"{yuan(v['balance_fen'])}元" + (f"（信用额度{yuan(v['credit_limit_fen'])}元）"
+                                                       if v["credit_limit_fen"] else "")),
+        ("本月话费 Charges", f"{yuan(v['charges_this_cycle_fen'])}元"),
+        ("积分 Points", str(v["points"])),
+    ]
+    if v["next_plan"]:
+        rows.append(("次月套餐 Next plan", v["next_plan"]["name_zh"]))
+    u = v["usage"]
+    rows.append(("本月用量 Usage", f"通话 {u['voice_min']['used']}/{u['voice_min']['included']} 分钟，"
+                                  f"流量 {u['data_mb']['used']}/{u['data_mb']['included']} MB，"
+                                  f"短信 {u['sms']['used']}/{u['sms']['included']} 条"))
+    for s in v["subscriptions"]:
+        where = "套餐内" if s["in_plan"] else f"{yuan(s['fee_fen'])}元"
+        rows.append(("已订 Subscribed", f"{s['name_zh']}（{where}）"))
+    for b in v["bills"]:
+        rows.append(("账单 Bill", f"{b['cycle']}: {yuan(b['total_fen'])}元"))
+    for k, val in rows:
+        t.add_row(k, val)
+    console.print(t)
+    if v["masked"]:
+        console.print("[dim]个人信息已脱敏；--unmask --reason … 查看完整信息（将记录审计）。[/dim]")
+
+
+@app.command()
+def products(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """List the operator's products."""
+    from hotline.bss.products import load_products
+
+    catalog = load_products()
+    if as_json:
+        print(json.dumps([p.model_dump(mode="json") for p in catalog], ensure_ascii=False, indent=2))
+        return
+    t = Table("code", "kind", "name", "fee")
+    for p in catalog:
+        t.add_row(p.code, p.kind.name_zh, p.name_zh, p.fee_text_zh)
+    console.print(t)
+
+
+@billing_app.command("rollover")
+def billing_rollover(cycle: Annotated[Optional[int], typer.Option(help="Target cycle YYYYMM (default: now)")] = None) -> None:
+    """Close billing cycles up to the target: bills, monthly fees, expiry, plan changes, arrears."""
+    hl = _open()
+    try:
+        n = asyncio.run(hl.bss.rollover(cycle))
+    finally:
+        hl.close()
+    console.print(f"Rolled {n} account-cycles.")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations (also done at every start)."""
+    hl = _open()
+    hl.close()
+    console.print("Schema is up to date.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
