@@ -77,7 +77,7 @@ class ReferenceBSS:
                     return _replay(existing)
                 raise
             except DomainError as err:
-                if await self.db.run(self._record_failure, msisdn, kind, key, actor, params, err,
+                if err.detail.get("replayed") or await self.db.run(self._record_failure, msisdn, kind, key, actor, params, err,
                                      product_code):
                     raise
                 # the key was taken meanwhile: loop to replay it

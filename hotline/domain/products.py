@@ -149,7 +149,7 @@ def check_eligible(product: Product, sub: Subscriber, active_codes: set[str],
         raise NotEligible(f"“{product.name_zh}”需{product.min_star.name_zh}及以上客户办理，您当前为{sub.star_level.name_zh}。",
                           f"{product.name_en} needs {product.min_star.name_en} or above; you are {sub.star_level.name_en}.",
                           product=product.code)
-    if product.code in active_codes:
+    if product.code in active_codes and product.billing is not Billing.ONE_OFF:  # one-off packs stack
         raise Conflict(f"您已订购“{product.name_zh}”，无需重复办理。",
                        f"You already have {product.name_en}.", product=product.code)
     for code in active_codes:
