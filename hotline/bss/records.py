@@ -128,6 +128,27 @@ def write_audit(conn: Connection, at: dt.datetime, channel: str, actor: str, act
         detail=json.dumps(detail or {}, ensure_ascii=False)))
 
 
+def load_for_order(conn: Connection, msisdn: str, key: str, *, lock: bool) -> tuple[Subscriber, list[Holding], int | None]:
+    """One round trip for an order: the subscriber (row-locked), its current and scheduled
+    subscriptions, and the id of an order already made with ``key``."""
+    existing = select(orders.c.id).where(orders.c.idempotency_key == key).scalar_subquery()
+    s, h = subscribers, subscriptions
+    stmt = (select(s, existing.label("existing_order_id"), h.c.id.label("h_id"), h.c.product_code,
+                   h.c.in_plan, h.c.start_cycle, h.c.end_cycle)
+            .select_from(s.outerjoin(h, (h.c.subscriber_id == s.c.id)
+                                     & or_(h.c.end_cycle.is_(None), h.c.end_cycle >= s.c.cycle)))
+            .where(s.c.msisdn == msisdn).order_by(h.c.id))
+    if lock:
+        stmt = stmt.with_for_update(of=s)
+    rows = conn.execute(stmt).all()
+    if not rows:
+        raise SubscriberNotFound(f"没有找到号码{msisdn}的客户资料。", f"No subscriber with number {msisdn}.",
+                                 msisdn=msisdn)
+    holdings = [Holding(r.h_id, r.product_code, r.in_plan, r.start_cycle, r.end_cycle)
+                for r in rows if r.h_id is not None]
+    return to_subscriber(rows[0]), holdings, rows[0].existing_order_id
+
+
 def find_order(conn: Connection, key: str) -> Any:
     return conn.execute(select(orders).where(orders.c.idempotency_key == key)).first()
 

@@ -85,11 +85,14 @@ class ReferenceBSS:
 
     def _order_job(self, conn: Connection, msisdn: str, kind: str, key: str, actor: Actor,
                    params: dict[str, Any], decide: Decide, product_code: str | None) -> OrderResult:
-        existing = rec.find_order(conn, key)
-        if existing is not None:
+        sub, holdings, existing_id = rec.load_for_order(conn, msisdn, key, lock=self.db.for_update)
+        if existing_id is not None:
+            existing = rec.find_order(conn, key)
+            if existing.subscriber_id != sub.id or existing.kind != kind:
+                raise Conflict("该请求编号已用于另一笔业务，请重新发起。",
+                               "This idempotency key was used for another request; start a new one.",
+                               replayed=True)
             return _replay(existing)
-        sub = rec.load_subscriber(conn, msisdn, lock=self.db.for_update)
-        holdings = rec.load_holdings(conn, sub.id, sub.cycle)
         fx = Effects(now=self.clock.now(), cycle=sub.cycle)
         result = decide(conn, sub, holdings, fx)
         amount = abs(sum(a for _, a, _ in fx.ledger))  # money moved, either way

@@ -163,3 +163,14 @@ async def test_profile_masks_personal_data_and_audits_every_access(hl):
     trail = await hl.bss.audit_trail(m)
     assert [t["action"] for t in trail[:2]] == ["profile.unmask", "profile.view"]
     assert trail[0]["actor"] == "A1001" and trail[0]["detail"]["reason"] == "客户来电核实身份"
+
+
+async def test_a_key_reused_for_another_subscriber_or_business_is_refused_not_replayed(hl):
+    a = make_subscriber(hl, "13800000001")
+    b = make_subscriber(hl, "13800000002")
+    await hl.bss.recharge(a, 1000, key="shared", actor=ME)
+    with pytest.raises(Conflict):
+        await hl.bss.recharge(b, 1000, key="shared", actor=ME)
+    with pytest.raises(Conflict):
+        await hl.bss.subscribe(a, "vas.weather", key="shared", actor=ME)
+    assert await balance(hl, b) == 10_000
