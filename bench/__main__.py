@@ -1,0 +1,87 @@
+"""``python -m bench [seeding] [orders] [profile] [options]``: run benchmarks, print one table at the end.
+
+With no names, runs every benchmark (seeding, orders); ``profile`` (a cProfile breakdown of the
+sequential order loop) only runs when named. Results also go to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from typing import Callable
+
+from bench.common import BACKENDS, KDF_N, Row, env_float, env_int, log, render_table, write_results
+
+ALL = ("seeding", "orders")
+NAMED = ALL + ("profile",)
+
+
+def _runner(name: str) -> Callable[..., list[Row]]:
+    if name == "seeding":
+        from bench.seeding import run
+    elif name == "orders":
+        from bench.orders import run
+    else:
+        from bench.profiling import run
+    return run
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("benchmarks", nargs="*", metavar="BENCHMARK",
+                   help=f"any of {', '.join(NAMED)} (default: {', '.join(ALL)})")
+    p.add_argument("--backends", default=",".join(BACKENDS),
+                   help="comma-separated: sqlite,postgresql (default both)")
+    p.add_argument("--seed-subscribers", type=int, default=env_int("HOTLINE_BENCH_SEED_N", 20_000),
+                   help="subscribers to seed (env HOTLINE_BENCH_SEED_N; default 20000)")
+    p.add_argument("--seed-budget", type=float, default=env_float("HOTLINE_BENCH_SEED_BUDGET", 120.0),
+                   help="stop a seeding run after this many seconds and report the rate so far (default 120)")
+    p.add_argument("--population", type=int, default=env_int("HOTLINE_BENCH_POPULATION", 1000),
+                   help="subscribers ordering in the order benchmark (default 1000)")
+    p.add_argument("--order-seconds", type=float, default=env_float("HOTLINE_BENCH_ORDER_SECONDS", 8.0),
+                   help="seconds per order phase, and again for its bare loop (default 8)")
+    p.add_argument("--concurrency", type=int, default=env_int("HOTLINE_BENCH_CONCURRENCY", 8),
+                   help="concurrent order tasks / bare threads in the concurrent mode (default 8)")
+    p.add_argument("--profile-orders", type=int, default=env_int("HOTLINE_BENCH_PROFILE_ORDERS", 1500),
+                   help="orders profiled per backend by the profile benchmark (default 1500)")
+    args = p.parse_args(argv)
+    unknown = [b for b in args.benchmarks if b not in NAMED]
+    if unknown:
+        p.error(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(NAMED)}")
+    return args
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds, so temporary files and schemas are still removed
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    names = list(dict.fromkeys(args.benchmarks)) or list(ALL)
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    bad = [b for b in backends if b not in BACKENDS]
+    if bad:
+        raise SystemExit(f"unknown backend(s): {', '.join(bad)}; choose from {', '.join(BACKENDS)}")
+    params = {"benchmarks": names, "backends": list(backends), "seed_subscribers": args.seed_subscribers,
+              "seed_budget": args.seed_budget, "population": args.population,
+              "order_seconds": args.order_seconds, "concurrency": args.concurrency,
+              "profile_orders": args.profile_orders, "password_kdf_n": KDF_N}
+    started = time.time()
+    params["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
+    rows: list[Row] = []
+    for name in names:
+        rows += _runner(name)(backends, seed_subscribers=args.seed_subscribers, seed_budget=args.seed_budget,
+                              population=args.population, seconds=args.order_seconds,
+                              concurrency=args.concurrency, profile_orders=args.profile_orders)
+    path = write_results(rows, params, started)
+    log(f"done in {time.time() - started:.0f}s; results in {path}")
+    print(render_table(rows))
+
+
+if __name__ == "__main__":
+    main()
