@@ -7,11 +7,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from hotline.domain.errors import SubscriberNotFound
 from hotline.domain.subscriber import Brand, PaymentType, StarLevel, Status, Subscriber
 from hotline.store.sql.tables import audit_log, ledger, orders, subscribers, subscriptions
+
+INSERT_ORDER = insert(orders)
 
 _SUB_FIELDS = [c.name for c in subscribers.columns]
 
@@ -40,14 +42,29 @@ def load_subscriber(conn: Connection, msisdn: str, *, lock: bool = False) -> Sub
     return to_subscriber(row)
 
 
+# Statements on the order path are built once: building one costs more than running it.
+_SUB_UPDATES: dict[frozenset[str], Any] = {}
+
+
+def _subscriber_update(columns: frozenset[str]) -> Any:
+    stmt = _SUB_UPDATES.get(columns)
+    if stmt is None:
+        stmt = (update(subscribers).where(subscribers.c.id == bindparam("p_id"))
+                .values({**{c: bindparam(f"p_{c}") for c in sorted(columns)},
+                         "version": subscribers.c.version + 1}))
+        _SUB_UPDATES[columns] = stmt
+    return stmt
+
+
 def save_subscriber(conn: Connection, sub: Subscriber) -> None:
     """Write the fields changed through ``Subscriber.set`` and bump the row version."""
     if not sub.changed:
         return
-    values: dict[str, Any] = {k: getattr(sub, k) for k in sub.changed}
-    values = {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
-    values["version"] = subscribers.c.version + 1
-    conn.execute(update(subscribers).where(subscribers.c.id == sub.id).values(values))
+    params: dict[str, Any] = {"p_id": sub.id}
+    for k in sub.changed:
+        v = getattr(sub, k)
+        params[f"p_{k}"] = v.value if hasattr(v, "value") else v
+    conn.execute(_subscriber_update(frozenset(sub.changed)), params)
     sub.changed.clear()
 
 
@@ -99,25 +116,35 @@ class Effects:
         self.end_holdings.append((holding.id, end_cycle))
 
 
+_INSERT_LEDGER = insert(ledger)
+_INSERT_SUBSCRIPTION = insert(subscriptions)
+_INSERT_AUDIT = insert(audit_log)
+_END_SUBSCRIPTION = (update(subscriptions).where(subscriptions.c.id == bindparam("p_id"))
+                     .values(end_cycle=bindparam("p_end")))
+
+
+def _rows(rows: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
+    return rows[0] if len(rows) == 1 else rows  # one row: a plain execute, not executemany
+
+
 def apply_effects(conn: Connection, sub: Subscriber, fx: Effects, order_id: int | None,
                   actor: str, channel: str) -> None:
     save_subscriber(conn, sub)
     if fx.ledger:
-        conn.execute(insert(ledger), [
+        conn.execute(_INSERT_LEDGER, _rows([
             {"subscriber_id": sub.id, "cycle": fx.cycle, "kind": k, "amount_fen": a, "description": d,
-             "order_id": order_id, "created_at": fx.now} for k, a, d in fx.ledger])
+             "order_id": order_id, "created_at": fx.now} for k, a, d in fx.ledger]))
     if fx.new_holdings:
-        conn.execute(insert(subscriptions), [
+        conn.execute(_INSERT_SUBSCRIPTION, _rows([
             {"subscriber_id": sub.id, "product_code": c, "in_plan": p, "start_cycle": s, "end_cycle": e,
-             "created_at": fx.now, "order_id": order_id} for c, p, s, e in fx.new_holdings])
-    for holding_id, end_cycle in fx.end_holdings:
-        conn.execute(update(subscriptions).where(subscriptions.c.id == holding_id)
-                     .values(end_cycle=end_cycle))
+             "created_at": fx.now, "order_id": order_id} for c, p, s, e in fx.new_holdings]))
+    if fx.end_holdings:
+        conn.execute(_END_SUBSCRIPTION, _rows([{"p_id": h, "p_end": e} for h, e in fx.end_holdings]))
     if fx.audit:
-        conn.execute(insert(audit_log), [
+        conn.execute(_INSERT_AUDIT, _rows([
             {"at": fx.now, "channel": channel, "actor": actor, "action": action, "subscriber_id": sub.id,
              "msisdn": sub.msisdn, "order_id": order_id, "detail": json.dumps(detail, ensure_ascii=False)}
-            for action, detail in fx.audit])
+            for action, detail in fx.audit]))
 
 
 def write_audit(conn: Connection, at: dt.datetime, channel: str, actor: str, action: str,
@@ -128,19 +155,25 @@ def write_audit(conn: Connection, at: dt.datetime, channel: str, actor: str, act
         detail=json.dumps(detail or {}, ensure_ascii=False)))
 
 
-def load_for_order(conn: Connection, msisdn: str, key: str, *, lock: bool) -> tuple[Subscriber, list[Holding], int | None]:
-    """One round trip for an order: the subscriber (row-locked), its current and scheduled
-    subscriptions, and the id of an order already made with ``key``."""
-    existing = select(orders.c.id).where(orders.c.idempotency_key == key).scalar_subquery()
+def _order_read(lock: bool) -> Any:
     s, h = subscribers, subscriptions
+    existing = select(orders.c.id).where(orders.c.idempotency_key == bindparam("p_key")).scalar_subquery()
     stmt = (select(s, existing.label("existing_order_id"), h.c.id.label("h_id"), h.c.product_code,
                    h.c.in_plan, h.c.start_cycle, h.c.end_cycle)
             .select_from(s.outerjoin(h, (h.c.subscriber_id == s.c.id)
                                      & or_(h.c.end_cycle.is_(None), h.c.end_cycle >= s.c.cycle)))
-            .where(s.c.msisdn == msisdn).order_by(h.c.id))
-    if lock:
-        stmt = stmt.with_for_update(of=s)
-    rows = conn.execute(stmt).all()
+            .where(s.c.msisdn == bindparam("p_msisdn")).order_by(h.c.id))
+    return stmt.with_for_update(of=s) if lock else stmt
+
+
+_ORDER_READ = {False: _order_read(False), True: _order_read(True)}
+
+
+def load_for_order(conn: Connection, msisdn: str, key: str, *,
+                   lock: bool) -> tuple[Subscriber, list[Holding], int | None]:
+    """One round trip for an order: the subscriber (row-locked), its current and scheduled
+    subscriptions, and the id of an order already made with ``key``."""
+    rows = conn.execute(_ORDER_READ[lock], {"p_msisdn": msisdn, "p_key": key}).all()
     if not rows:
         raise SubscriberNotFound(f"没有找到号码{msisdn}的客户资料。", f"No subscriber with number {msisdn}.",
                                  msisdn=msisdn)

@@ -96,7 +96,7 @@ class ReferenceBSS:
         fx = Effects(now=self.clock.now(), cycle=sub.cycle)
         result = decide(conn, sub, holdings, fx)
         amount = abs(sum(a for _, a, _ in fx.ledger))  # money moved, either way
-        order_id = conn.execute(insert(orders).values(
+        order_id = conn.execute(rec.INSERT_ORDER, dict(
             idempotency_key=key, subscriber_id=sub.id, kind=kind, product_code=product_code,
             amount_fen=amount, channel=actor.channel, actor=actor.id, status="completed", params=params,
             result=result, created_at=fx.now, completed_at=fx.now)).inserted_primary_key[0]
