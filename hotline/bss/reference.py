@@ -380,8 +380,9 @@ class ReferenceBSS:
                 fx.audit.append(("status.arrears_suspension", {"balance_fen": sub.balance_fen}))
         self._add_usage(conn, sub.id, sub.cycle, bucket, units)
         conn.execute(insert(usage_records).values(
-            subscriber_id=sub.id, cycle=sub.cycle, kind=kind, started_at=at, direction=direction,
-            other_party=other_party, duration_s=quantity if kind == "call" else 0,
+            subscriber_id=sub.id, cycle=sub.cycle, kind=kind, started_at=at,
+            direction=None if kind == "data" else direction,
+            other_party=None if kind == "data" else other_party, duration_s=quantity if kind == "call" else 0,
             volume_kb=quantity if kind == "data" else 0, location=location or sub.city, fee_fen=fee))
         rec.apply_effects(conn, sub, fx, None, "network", "network")
         return {"bucket": bucket, "units": units, "fee_fen": fee, "balance_fen": sub.balance_fen,

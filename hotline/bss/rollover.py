@@ -59,7 +59,7 @@ def roll_one(conn: Connection, bss: "ReferenceBSS", sub_id: int, target: int) ->
     sub = rec.load_subscriber(conn, row.msisdn, lock=bss.db.for_update)
     closed, new = sub.cycle, next_cycle(sub.cycle)
     now = bss.clock.now()
-    _bill(conn, sub.id, closed, now)
+    _bill(conn, sub.id, closed, now, skip_empty=sub.status is Status.CLOSED)
     billed = rec.charges_in_cycle(conn, sub.id, closed)
     fx = Effects(now=now, cycle=new)
     if sub.status is Status.CLOSED:
@@ -98,7 +98,7 @@ def roll_one(conn: Connection, bss: "ReferenceBSS", sub_id: int, target: int) ->
     return True
 
 
-def _bill(conn: Connection, sub_id: int, cycle: int, now) -> None:
+def _bill(conn: Connection, sub_id: int, cycle: int, now, skip_empty: bool = False) -> None:
     """The monthly bill of a closed cycle: its debits grouped by category."""
     if conn.execute(select(bills.c.id).where(bills.c.subscriber_id == sub_id, bills.c.cycle == cycle)).first():
         return
@@ -106,6 +106,8 @@ def _bill(conn: Connection, sub_id: int, cycle: int, now) -> None:
                         .where(ledger.c.subscriber_id == sub_id, ledger.c.cycle == cycle,
                                ledger.c.amount_fen < 0)
                         .group_by(ledger.c.kind, ledger.c.description).order_by(ledger.c.kind)).all()
+    if not rows and skip_empty:
+        return  # a closed number gets its final bill, then no more empty ones
     total = -sum(int(r[2]) for r in rows)
     bill_id = conn.execute(insert(bills).values(subscriber_id=sub_id, cycle=cycle, total_fen=total,
                                                 created_at=now)).inserted_primary_key[0]

@@ -101,3 +101,9 @@ async def test_rollover_is_idempotent_and_catches_up_several_months(hl):
     bills = await hl.bss.bills(m, ME)
     assert [b["cycle"] for b in bills] == [202701, 202612, 202611]
     assert (await hl.bss.get_subscriber(m)).balance_fen == 100_000 - 3 * 1800
+
+
+async def test_a_closed_number_gets_no_more_empty_bills(hl):
+    m = make_subscriber(hl, balance_fen=0, status="closed")
+    await hl.bss.rollover(202702)
+    assert await hl.bss.bills(m, ME) == []
