@@ -61,7 +61,7 @@ def _run_threads(threads: int, duration: float,
                 n += 1
             counts[t] = n
         except threading.BrokenBarrierError:
-            pass
+            return  # the run was aborted: this thread's count stays unrecorded
         except BaseException as err:  # noqa: BLE001
             errors.append(err)
             ready.abort()

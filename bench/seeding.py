@@ -29,7 +29,7 @@ TARGET = 1_000_000
 
 
 class _OverBudget(Exception):
-    pass
+    """Seeding ran past its time budget (stopped between chunks)."""
 
 
 def _duration(seconds: float) -> str:

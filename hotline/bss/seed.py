@@ -334,7 +334,7 @@ class _Batch:
         money: list[tuple[dt.datetime, str, int, str]] = []
         suspended_since = a.suspended_since
         if status is _CLOSED:
-            pass
+            money = []  # a closed number is charged nothing
         elif suspended_since is not None and suspended_since <= cycle:
             money.append((ctx.cycle_dt, "suspension_fee", -SUSPENSION_FEE_FEN, ctx.suspension_text(cycle)))
         else:
