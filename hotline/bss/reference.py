@@ -21,9 +21,10 @@ from hotline.bss import records as rec
 from hotline.bss.port import SYSTEM, Actor, OrderResult
 from hotline.bss.records import Effects, Holding
 from hotline.domain import password as pw
-from hotline.domain.billing import BUCKETS, TARIFF, Clock, cycle_label_zh, next_cycle
-from hotline.domain.errors import (Conflict, DomainError, IdentityMismatch, InvalidInput, NotEligible,
-                                   PasswordLocked, WrongPassword)
+from hotline.domain.billing import (BUCKETS, MAX_RECHARGE_FEN, TARIFF, Clock, cycle_label_zh,
+                                    next_cycle)
+from hotline.domain.errors import (Conflict, DomainError, IdentityMismatch, IllegalTransition, InvalidInput,
+                                   NotEligible, PasswordLocked, WrongPassword)
 from hotline.domain.geo import province_by_code
 from hotline.domain.identity import mask_id_number, mask_name
 from hotline.domain.msisdn import normalize_msisdn
@@ -33,8 +34,6 @@ from hotline.domain.subscriber import PaymentType, Status, Subscriber
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import bill_items, bills, orders, usage_counters, usage_records
 
-MAX_RECHARGE_FEN = 500_000   # ¥5,000 per recharge
-SUSPENSION_FEE_FEN = 500     # 停机保号费 ¥5 per month
 
 # status actions → (target status, zh name, en name)
 STATUS_ACTIONS: dict[str, tuple[Status, str, str]] = {
@@ -567,7 +566,6 @@ def _error_classes() -> list[type[DomainError]]:
 
 
 def _illegal(current: Status, name_zh: str, name_en: str) -> DomainError:
-    from hotline.domain.errors import IllegalTransition
     return IllegalTransition(f"号码当前状态为“{current.name_zh}”，不能办理{name_zh}。",
                              f"The number is {current.name_en}; {name_en} is not possible.",
                              current=current.value)

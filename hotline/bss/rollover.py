@@ -14,7 +14,8 @@ from sqlalchemy import Connection, func, insert, select
 
 from hotline.bss import records as rec
 from hotline.bss.records import Effects
-from hotline.domain.billing import cycle_label_zh, cycle_of, next_cycle
+from hotline.domain.billing import (BILL_CATEGORIES, SUSPENSION_FEE_FEN, cycle_label_zh, cycle_of,
+                                    next_cycle)
 from hotline.domain.products import Billing
 from hotline.domain.subscriber import Status
 from hotline.store.sql.tables import bill_items, bills, ledger, subscribers
@@ -22,12 +23,7 @@ from hotline.store.sql.tables import bill_items, bills, ledger, subscribers
 if TYPE_CHECKING:
     from hotline.bss.reference import ReferenceBSS
 
-SUSPENSION_FEE_FEN = 500  # 停机保号 keeps the number for ¥5 a month instead of the plan fee
 BATCH = 500
-
-_CATEGORY = {"plan_fee": "套餐及固定费", "data_pack_fee": "流量包费", "voice_pack_fee": "语音包费",
-             "vas_fee": "增值业务费", "feature_fee": "功能费", "usage": "通信费",
-             "suspension_fee": "停机保号费"}
 
 
 async def rollover_all(bss: "ReferenceBSS", target: int | None = None) -> int:
@@ -113,5 +109,5 @@ def _bill(conn: Connection, sub_id: int, cycle: int, now, skip_empty: bool = Fal
                                                 created_at=now)).inserted_primary_key[0]
     if rows:
         conn.execute(insert(bill_items), [
-            {"bill_id": bill_id, "category": _CATEGORY.get(k, k), "description": d, "amount_fen": -int(a)}
+            {"bill_id": bill_id, "category": BILL_CATEGORIES.get(k, k), "description": d, "amount_fen": -int(a)}
             for k, d, a in rows])

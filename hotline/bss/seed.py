@@ -54,8 +54,8 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.exc import DBAPIError
 
-from hotline.bss.rollover import _CATEGORY, SUSPENSION_FEE_FEN
-from hotline.domain.billing import TARIFF, Clock, cycle_label_zh, cycle_of, cycle_start, next_cycle, prev_cycle
+from hotline.domain.billing import (BILL_CATEGORIES, SUSPENSION_FEE_FEN, TARIFF, Clock, cycle_label_zh, cycle_of,
+                                    cycle_start, next_cycle, prev_cycle)
 from hotline.domain.errors import WeakPassword
 from hotline.domain.geo import PROVINCES, Province
 from hotline.domain.identity import random_id_number, random_name
@@ -416,7 +416,7 @@ class _Batch:
                         items.sort(key=_first)
                 total = 0
                 for kind, text, amount in items:
-                    out_items.append((iid, bid, _CATEGORY.get(kind, kind), text, amount))
+                    out_items.append((iid, bid, BILL_CATEGORIES.get(kind, kind), text, amount))
                     iid += 1
                     total += amount
                 out_bills.append((bid, sid, c, total, ctx.bill_time(c)))

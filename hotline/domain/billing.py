@@ -69,5 +69,13 @@ class Tariff:
 
 TARIFF = Tariff()
 
+MAX_RECHARGE_FEN = 500_000   # ¥5,000 per recharge
+SUSPENSION_FEE_FEN = 500     # 停机保号 keeps the number for ¥5 a month instead of the plan fee
+
+# Bill line categories, by ledger kind.
+BILL_CATEGORIES = {"plan_fee": "套餐及固定费", "data_pack_fee": "流量包费", "voice_pack_fee": "语音包费",
+                   "vas_fee": "增值业务费", "feature_fee": "功能费", "usage": "通信费",
+                   "suspension_fee": "停机保号费"}
+
 # Usage buckets counted per cycle.
 BUCKETS = ("voice_min", "data_mb", "sms")

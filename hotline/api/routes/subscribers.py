@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from hotline.api.deps import ActorDep, HotlineDep, KeyDep
 from hotline.bss.port import OrderResult
+from hotline.domain.billing import MAX_RECHARGE_FEN
 
 router = APIRouter(prefix="/subscribers", tags=["subscribers"])
 
@@ -30,7 +31,7 @@ class OrderOut(BaseModel):
 
 
 class RechargeIn(BaseModel):
-    amount_fen: int = Field(strict=True, gt=0, le=500_000, description="Amount in fen (¥1 = 100)")
+    amount_fen: int = Field(strict=True, gt=0, le=MAX_RECHARGE_FEN, description="Amount in fen (¥1 = 100)")
 
 
 class ProductIn(BaseModel):
