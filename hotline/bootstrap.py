@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from hotline.bss.products import load_products
 from hotline.bss.reference import ReferenceBSS
+from hotline.channels.sms.hall import SmsHall
 from hotline.config import Settings
 from hotline.domain.billing import Clock
 from hotline.store.sql import migrate
@@ -17,6 +18,7 @@ class Hotline:
     settings: Settings
     db: Database
     bss: ReferenceBSS
+    sms: "SmsHall" = None  # type: ignore[assignment]
 
     def close(self) -> None:
         self.db.dispose()
@@ -28,4 +30,6 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate_schema:
         migrate.upgrade(db)
     bss = ReferenceBSS(db, load_products(), clock or Clock(settings.timezone),
                        kdf_n=settings.password_kdf_n, max_password_failures=settings.password_max_failures)
-    return Hotline(settings, db, bss)
+    hl = Hotline(settings, db, bss)
+    hl.sms = SmsHall(hl)
+    return hl
