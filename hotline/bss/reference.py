@@ -426,13 +426,7 @@ class ReferenceBSS:
     def _profile_job(self, conn: Connection, msisdn: str, actor: Actor, unmask: bool,
                      reason: str) -> dict[str, Any]:
         sub = rec.load_subscriber(conn, msisdn)
-        holdings = rec.load_holdings(conn, sub.id, sub.cycle)
-        plan = self.products.get(sub.plan_code)
-        used = self._used(conn, sub.id, sub.cycle)
-        allowance = self._allowances(sub, holdings)
-        province = province_by_code(sub.province)
-        recent = conn.execute(select(bills.c.cycle, bills.c.total_fen).where(bills.c.subscriber_id == sub.id)
-                              .order_by(desc(bills.c.cycle)).limit(3)).all()
+        view = self._account_view(conn, sub)
         last_orders = conn.execute(
             select(orders.c.id, orders.c.kind, orders.c.product_code, orders.c.status, orders.c.amount_fen,
                    orders.c.channel, orders.c.created_at)
@@ -440,12 +434,40 @@ class ReferenceBSS:
         rec.write_audit(conn, self.clock.now(), actor.channel, actor.id,
                         "profile.unmask" if unmask else "profile.view", msisdn, sub.id,
                         {"reason": reason} if unmask else None)
-        next_plan = self.products.get(sub.next_plan_code) if sub.next_plan_code else None
         return {
             "msisdn": sub.msisdn,
             "name": sub.name if unmask else mask_name(sub.name),
             "id_number": sub.id_number if unmask else mask_id_number(sub.id_number),
             "masked": not unmask,
+            **{k: v for k, v in view.items() if k != "msisdn"},
+            "recent_orders": [
+                {"id": o.id, "kind": o.kind, "product": o.product_code, "status": o.status,
+                 "amount_fen": o.amount_fen, "channel": o.channel, "at": o.created_at.isoformat()}
+                for o in last_orders],
+            "password": {"set": bool(sub.password_hash),
+                         "locked_today": pw.failures_today(sub.pw_failures, sub.pw_fail_day,
+                                                           self.clock.today()) >= self.max_password_failures},
+        }
+
+    async def account(self, msisdn: str) -> dict[str, Any]:
+        """The subscriber's own account, without personal data: what self-service queries answer from.
+
+        Read-only and not audited, since it shows nothing that identifies the person.
+        """
+        msisdn = normalize_msisdn(msisdn)
+        return await self.db.run(lambda c: self._account_view(c, rec.load_subscriber(c, msisdn)), write=False)
+
+    def _account_view(self, conn: Connection, sub: Subscriber) -> dict[str, Any]:
+        holdings = rec.load_holdings(conn, sub.id, sub.cycle)
+        plan = self.products.get(sub.plan_code)
+        used = self._used(conn, sub.id, sub.cycle)
+        allowance = self._allowances(sub, holdings)
+        province = province_by_code(sub.province)
+        recent = conn.execute(select(bills.c.cycle, bills.c.total_fen).where(bills.c.subscriber_id == sub.id)
+                              .order_by(desc(bills.c.cycle)).limit(3)).all()
+        next_plan = self.products.get(sub.next_plan_code) if sub.next_plan_code else None
+        return {
+            "msisdn": sub.msisdn,
             "brand": {"code": sub.brand.value, "name_zh": sub.brand.name_zh, "name_en": sub.brand.name_en},
             "payment_type": sub.payment_type.value,
             "star_level": {"level": int(sub.star_level), "name_zh": sub.star_level.name_zh,
@@ -470,14 +492,36 @@ class ReferenceBSS:
                  "start_cycle": h.start_cycle, "end_cycle": h.end_cycle}
                 for h in holdings if h.product_code in self.products.by_code],
             "bills": [{"cycle": c, "total_fen": t} for c, t in recent],
-            "recent_orders": [
-                {"id": o.id, "kind": o.kind, "product": o.product_code, "status": o.status,
-                 "amount_fen": o.amount_fen, "channel": o.channel, "at": o.created_at.isoformat()}
-                for o in last_orders],
-            "password": {"set": bool(sub.password_hash),
-                         "locked_today": pw.failures_today(sub.pw_failures, sub.pw_fail_day,
-                                                           self.clock.today()) >= self.max_password_failures},
         }
+
+    async def set_marketing_opt_out(self, msisdn: str, opt_out: bool, *, actor: Actor) -> bool:
+        """Opt the number out of (or back into) marketing messages; returns whether it changed."""
+        msisdn = normalize_msisdn(msisdn)
+
+        def job(conn: Connection) -> bool:
+            sub = rec.load_subscriber(conn, msisdn, lock=self.db.for_update)
+            if sub.marketing_opt_out == opt_out:
+                return False
+            sub.set(marketing_opt_out=opt_out)
+            rec.save_subscriber(conn, sub)
+            rec.write_audit(conn, self.clock.now(), actor.channel, actor.id,
+                            "marketing.opt_out" if opt_out else "marketing.opt_in", msisdn, sub.id)
+            return True
+        return await self.db.run(job)
+
+    async def verify_identity(self, msisdn: str, name: str, id_number: str, *, actor: Actor) -> None:
+        """Check a name and ID number against the registration (real-name rules); every attempt is audited."""
+        msisdn = normalize_msisdn(msisdn)
+
+        def job(conn: Connection) -> bool:
+            sub = rec.load_subscriber(conn, msisdn)
+            ok = name.strip() == sub.name and id_number.strip().upper() == sub.id_number.upper()
+            rec.write_audit(conn, self.clock.now(), actor.channel, actor.id, "identity.verify", msisdn, sub.id,
+                            {"ok": ok})
+            return ok
+        if not await self.db.run(job):
+            raise IdentityMismatch("姓名或证件号码与登记信息不符。",
+                                   "The name or ID number does not match our records.")
 
     async def bills(self, msisdn: str, actor: Actor) -> list[dict[str, Any]]:
         msisdn = normalize_msisdn(msisdn)

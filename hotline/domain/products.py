@@ -59,6 +59,7 @@ class Product(BaseModel):
     sms: int = Field(0, ge=0)
     provider: str = "中国移动"
     sp_port: str = "10086"
+    sms_code: str = Field("", pattern=r"^$|^[A-Z0-9]{1,12}$")  # the product argument of KT/QX commands
     brands: tuple[Brand, ...] = ()
     payment_types: tuple[PaymentType, ...] = ()
     min_star: StarLevel = StarLevel.NONE
@@ -102,10 +103,18 @@ class ProductCatalog:
             if p.code in self.by_code:
                 raise ValueError(f"product {p.code}: duplicate code")
             self.by_code[p.code] = p
+        sms_codes: dict[str, str] = {}
         for p in self.by_code.values():
+            if p.sms_code:
+                if p.sms_code in sms_codes:
+                    raise ValueError(f"product {p.code}: SMS code {p.sms_code} is already {sms_codes[p.sms_code]}'s")
+                sms_codes[p.sms_code] = p.code
             for ref in (*p.excludes, *p.includes):
                 if ref not in self.by_code:
                     raise ValueError(f"product {p.code}: refers to unknown product {ref}")
+
+    def by_sms_code(self, sms_code: str) -> Product | None:
+        return next((p for p in self.by_code.values() if p.sms_code == sms_code), None)
 
     def get(self, code: str) -> Product:
         try:

@@ -84,7 +84,7 @@ def test_catalogue_covers_every_kind_with_effective_modes():
     assert kinds == {"plan", "data_pack", "voice_pack", "vas", "feature"}
     assert all(p.effective.value == "next_cycle" for p in CATALOG if p.kind.value == "plan")
     assert {"feature.roaming_intl", "feature.call_forwarding", "feature.missed_call_alert", "feature.caller_id",
-            "feature.crbt"} <= set(CATALOG.by_code)
+            "vas.ringback_tone"} <= set(CATALOG.by_code)
     assert all(p.sp_port and p.provider for p in CATALOG if p.kind.value == "vas")
 
 

@@ -146,3 +146,44 @@ audit_log = Table(
     Column("detail", Text, nullable=False, default=""),
     Index("ix_audit_log_msisdn_at", "msisdn", "at"),
 )
+
+# ---------------------------------------------------------------- hotline's own records (not the operator's BSS)
+
+# Requests taken by self-service that people or other systems follow up: complaints, faults,
+# suggestions, broadband orders, spam reports, number-portability codes, e-invoices.
+service_requests = Table(
+    "service_requests", metadata,
+    Column("id", Id, primary_key=True),
+    Column("reference", String(24), nullable=False, unique=True),  # what the customer is told
+    Column("kind", String(32), nullable=False),
+    Column("business", String(64), nullable=False),
+    Column("msisdn", String(11), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # open | closed
+    Column("detail", JSON, nullable=False),
+    Column("idempotency_key", String(160), unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_service_requests_msisdn", "msisdn"),
+)
+
+# SMS business hall: one conversation state per number (pending confirmation, password, 0000 map, menu).
+sms_sessions = Table(
+    "sms_sessions", metadata,
+    Column("msisdn", String(11), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every inbound SMS once: the gateway's message id dedupes retries; the replies are kept to answer them.
+sms_inbound = Table(
+    "sms_inbound", metadata,
+    Column("id", Id, primary_key=True),
+    Column("message_key", String(160), nullable=False, unique=True),
+    Column("msisdn", String(11), nullable=False),
+    Column("port", String(21), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("business", String(64)),
+    Column("replies", JSON, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_sms_inbound_msisdn_received", "msisdn", "received_at"),
+)
