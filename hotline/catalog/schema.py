@@ -24,7 +24,8 @@ class SlotType(str, Enum):
     MONEY = "money"         # yuan as typed, held as integer fen
     INT = "int"
     TEXT = "text"
-    MSISDN = "msisdn"
+    MSISDN = "msisdn"       # a China Mobile number (validated)
+    PHONE = "phone"         # any telephone number: landline, service number, another operator's mobile
     ID_NUMBER = "id_number"
     PASSWORD = "password"
     CHOICE = "choice"       # one of ``choices`` (e.g. the on/off action of a feature)
@@ -86,7 +87,9 @@ class SmsSpec(_Strict):
     commands: tuple[str, ...] = ()    # exact commands: letter codes, Chinese commands, aliases
     prefixes: tuple[str, ...] = ()    # codes taking a product argument: KT + product SMS code
     args: tuple[str, ...] = ()        # slots filled, in order, from #-separated parameters
+    sets: dict[str, dict[str, str]] = {}  # command → slot values it implies (KTHZ → action = on)
     ports: tuple[str, ...] = ("10086",)  # service numbers it is accepted on
+    catch_all: bool = False           # takes any text sent to its ports (10086999 spam reports)
     reply_port: str = "10086"
     menu: bool = True                 # listed in the SMS menu
 
@@ -128,6 +131,12 @@ class Business(_Strict):
         for arg in self.sms.args:
             if arg not in names:
                 raise ValueError(f"sms.args names {arg!r}, which is not a slot")
+        for cmd, values in self.sms.sets.items():
+            if cmd not in self.sms.commands:
+                raise ValueError(f"sms.sets names {cmd!r}, which is not one of sms.commands")
+            for key in values:
+                if key not in names:
+                    raise ValueError(f"sms.sets.{cmd} sets {key!r}, which is not a slot")
         if self.sms.prefixes and not any(s.type is SlotType.PRODUCT for s in self.slots):
             raise ValueError("sms.prefixes need a product slot to take the argument")
         if set(self.channels) != set(CHANNELS) and self.guide is None:

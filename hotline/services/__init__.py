@@ -1,0 +1,1 @@
+"""The service layer: every channel carries out a catalogue business through ``Services.execute``."""

@@ -1,0 +1,100 @@
+"""``Services``: binds a business's parameters, runs its handler, renders its reply for a channel."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from hotline.bss.port import BSS
+from hotline.catalog.catalog import Catalog
+from hotline.catalog.schema import Business, SlotType
+from hotline.domain.billing import Clock
+from hotline.domain.errors import DomainError
+from hotline.domain.products import Effective, Product, yuan
+from hotline.services import handlers as _handlers  # noqa: F401  (registers the handlers)
+from hotline.services import slots
+from hotline.services.base import HANDLERS, MissingSlot, Outcome, Request
+from hotline.services.records import ServiceRecords
+from hotline.store.sql.database import Database
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:  # a template field the handler did not fill stays visible
+        return "{" + key + "}"
+
+
+class Services:
+    def __init__(self, bss: BSS, catalog: Catalog, db: Database, clock: Clock) -> None:
+        self.bss = bss
+        self.catalog = catalog
+        self.products = bss.products
+        self.clock = clock
+        self.records = ServiceRecords(db, clock)
+
+    # ------------------------------------------------------------------ parameters
+    def bind(self, business: Business, raw: dict[str, Any], *, check_required: bool = True) -> dict[str, Any]:
+        """Typed slot values from what the customer gave, with the business's presets applied.
+
+        Raises ``MissingSlot`` for the first required slot not given, ``InvalidInput`` for a bad value.
+        """
+        values: dict[str, Any] = {}
+        for slot in business.slots:
+            given = business.preset.get(slot.name, raw.get(slot.name))
+            if given is None or (isinstance(given, str) and not given.strip()):
+                if slot.required and check_required:
+                    raise MissingSlot(business, slot)
+                continue
+            values[slot.name] = slots.parse(slot, given, self.products, self.clock)
+        return values
+
+    def missing(self, business: Business, params: dict[str, Any]):
+        return next((s for s in business.slots if s.required and s.name not in params), None)
+
+    def choices(self, business: Business, slot_name: str) -> list[Product]:
+        """What a product slot can take, for channels that offer a list (cheapest first)."""
+        slot = business.slot(slot_name)
+        if slot is None or slot.type is not SlotType.PRODUCT:
+            return []
+        return sorted((p for p in self.products if p.kind.value in slot.kinds), key=lambda p: (p.fee_fen, p.code))
+
+    # ------------------------------------------------------------------ carrying out
+    async def execute(self, req: Request) -> Outcome:
+        fn = HANDLERS[req.business.handler]
+        missing = self.missing(req.business, req.params)
+        if missing is not None:
+            raise MissingSlot(req.business, missing)
+        return await fn(self, req)
+
+    def preview(self, business: Business, params: dict[str, Any], lang: str) -> dict[str, Any]:
+        """What a confirmation shows: the product, its price and when it takes effect."""
+        product_code = next((params[s.name] for s in business.slots
+                             if s.type is SlotType.PRODUCT and s.name in params), None)
+        en = lang.startswith("en")
+        if product_code is None:
+            return {"what": business.name_en if en else business.name_zh, "price": "", "effective": ""}
+        p = self.products.get(product_code)
+        cancelling = business.code.startswith("cancel.") or params.get("action") == "off"
+        if cancelling:
+            price = "free" if en else "免费"
+        else:
+            price = p.fee_text_en if en else p.fee_text_zh
+        if p.effective is Effective.NEXT_CYCLE:
+            effective = "from the 1st of next month" if en else "次月1日生效"
+        else:
+            effective = "immediately" if en else "立即生效"
+        return {"what": p.name_en if en else p.name_zh, "price": price, "effective": effective,
+                "fee": yuan(p.fee_fen)}
+
+    # ------------------------------------------------------------------ replies
+    def render(self, business: Business, outcome: Outcome, channel: str, lang: str) -> list[str]:
+        texts = []
+        for part in outcome.parts:
+            template = business.text(part, channel, lang)
+            if template is None:
+                raise KeyError(f"business {business.code} has no reply template {part!r}")
+            texts.append(string.Formatter().vformat(template, (), _Blank(outcome.data)).strip())
+        return texts
+
+    @staticmethod
+    def error_text(err: DomainError, lang: str) -> str:
+        return err.message(lang)
