@@ -6,9 +6,14 @@ from dataclasses import dataclass
 
 from hotline.bss.products import load_products
 from hotline.bss.reference import ReferenceBSS
+from hotline.catalog.catalog import Catalog
+from hotline.catalog.loader import load_catalog
 from hotline.channels.sms.hall import SmsHall
+from hotline.channels.sms.sessions import SmsStore
 from hotline.config import Settings
 from hotline.domain.billing import Clock
+from hotline.services.base import HANDLERS
+from hotline.services.service import Services
 from hotline.store.sql import migrate
 from hotline.store.sql.database import Database
 
@@ -18,7 +23,9 @@ class Hotline:
     settings: Settings
     db: Database
     bss: ReferenceBSS
-    sms: "SmsHall" = None  # type: ignore[assignment]
+    catalog: Catalog
+    services: Services
+    sms: SmsHall
 
     def close(self) -> None:
         self.db.dispose()
@@ -28,8 +35,10 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate_schema:
     db = Database(settings.sqlalchemy_url, threads=settings.db_threads)
     if migrate_schema:
         migrate.upgrade(db)
-    bss = ReferenceBSS(db, load_products(), clock or Clock(settings.timezone),
+    clock = clock or Clock(settings.timezone)
+    bss = ReferenceBSS(db, load_products(), clock,
                        kdf_n=settings.password_kdf_n, max_password_failures=settings.password_max_failures)
-    hl = Hotline(settings, db, bss)
-    hl.sms = SmsHall(hl)
-    return hl
+    catalog = load_catalog(handlers=HANDLERS, products=[(p.code, p.kind.value) for p in bss.products])
+    services = Services(bss, catalog, db, clock)
+    sms = SmsHall(services, SmsStore(db), clock, rate_per_minute=settings.sms_rate_per_minute)
+    return Hotline(settings, db, bss, catalog, services, sms)

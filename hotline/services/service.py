@@ -7,7 +7,7 @@ from typing import Any
 
 from hotline.bss.port import BSS
 from hotline.catalog.catalog import Catalog
-from hotline.catalog.schema import Business, SlotType
+from hotline.catalog.schema import Business, Slot, SlotType
 from hotline.domain.billing import Clock
 from hotline.domain.errors import DomainError
 from hotline.domain.products import Effective, Product, yuan
@@ -44,8 +44,17 @@ class Services:
                 if slot.required and check_required:
                     raise MissingSlot(business, slot)
                 continue
-            values[slot.name] = slots.parse(slot, given, self.products, self.clock)
+            try:
+                values[slot.name] = slots.parse(slot, given, self.products, self.clock)
+            except DomainError as err:
+                if slot.prompt_zh and slot.name not in business.preset:  # say how to give it right
+                    err.message_zh = f"{err.message_zh}{slot.prompt_zh}"
+                    err.message_en = f"{err.message_en} {slot.prompt_en}".strip()
+                raise
         return values
+
+    def parse_slot(self, slot: Slot, raw: Any) -> Any:
+        return slots.parse(slot, raw, self.products, self.clock)
 
     def missing(self, business: Business, params: dict[str, Any]):
         return next((s for s in business.slots if s.required and s.name not in params), None)

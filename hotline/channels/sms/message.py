@@ -35,3 +35,11 @@ class OutboundSms:
 
     def as_dict(self) -> dict:
         return {"from": self.sender, "to": self.to, "text": self.text, "segments": self.segments}
+
+    def as_stored(self) -> dict:
+        return {"from": self.sender, "to": self.to, "text": self.text, "parts": self.parts,
+                "encoding": self.encoding}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "OutboundSms":
+        return cls(d["from"], d["to"], d["text"], list(d.get("parts") or [d["text"]]), d.get("encoding", "ucs2"))
