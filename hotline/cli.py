@@ -156,6 +156,58 @@ def products(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")]
     console.print(t)
 
 
+@app.command()
+def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print all businesses as JSON")] = False,
+            category: Annotated[Optional[str], typer.Option(help="Only this category")] = None) -> None:
+    """List the business catalogue that every channel is built from."""
+    from hotline.bss.products import load_products
+    from hotline.catalog.loader import load_catalog
+    from hotline.services.base import HANDLERS
+    import hotline.services.service  # noqa: F401  (registers the handlers)
+
+    cat = load_catalog(handlers=HANDLERS, products=[(p.code, p.kind.value) for p in load_products()])
+    chosen = [b for b in cat if category is None or b.category == category]
+    if as_json:
+        print(json.dumps([b.summary() for b in chosen], ensure_ascii=False, indent=2))
+        return
+    t = Table("code", "名称", "category", "SMS", "auth", "confirm")
+    for b in chosen:
+        t.add_row(b.code, b.name_zh, b.category, " ".join(b.summary()["sms_commands"][:4]),
+                  b.auth.value, "✓" if b.confirm else "")
+    console.print(t)
+    console.print(f"{len(chosen)} businesses.")
+
+
+@app.command()
+def sms(sender: Annotated[str, typer.Argument(metavar="FROM", help="The subscriber's number")],
+        text: Annotated[str, typer.Argument(help="The message text")],
+        to: Annotated[str, typer.Option("--to", help="The service number (port) it is sent to")] = "10086",
+        as_json: Annotated[bool, typer.Option("--json", help="Print the replies as JSON")] = False) -> None:
+    """Send one SMS to the business hall on the configured database and print the replies.
+
+    Sessions are kept in the database, so a whole flow (order, confirmation, password) works from a shell.
+    """
+    import uuid
+
+    from hotline.bss.seed import seed_demo_if_empty
+    from hotline.channels.sms.message import InboundSms
+
+    hl = _open()
+    try:
+        if hl.settings.seed_demo:
+            seed_demo_if_empty(hl.db, hl.bss.products, clock=hl.bss.clock, kdf_n=hl.settings.password_kdf_n,
+                               synthetic=hl.settings.demo_subscribers)
+        replies = asyncio.run(hl.sms.handle(InboundSms(sender, to, text, f"cli-{uuid.uuid4().hex}")))
+    finally:
+        hl.close()
+    if as_json:
+        print(json.dumps([r.as_dict() for r in replies], ensure_ascii=False))
+        return
+    for r in replies:
+        console.print(f"[bold cyan]{r.sender} → {r.to}[/bold cyan] [dim]({r.segments} 条)[/dim]")
+        print(r.text)
+
+
 @billing_app.command("rollover")
 def billing_rollover(cycle: Annotated[Optional[int], typer.Option(help="Target cycle YYYYMM (default: now)")] = None) -> None:
     """Close billing cycles up to the target: bills, monthly fees, expiry, plan changes, arrears."""
