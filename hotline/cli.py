@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from hotline.bootstrap import Hotline, bootstrap
 from hotline.bss.port import Actor
@@ -170,7 +170,8 @@ def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print all busi
     if as_json:
         print(json.dumps([b.summary() for b in chosen], ensure_ascii=False, indent=2))
         return
-    t = Table("code", "名称", "category", "SMS", "auth", "confirm")
+    t = Table("名称", "category", "SMS", "auth", "confirm")
+    t.columns.insert(0, Column("code", no_wrap=True))
     for b in chosen:
         t.add_row(b.code, b.name_zh, b.category, " ".join(b.summary()["sms_commands"][:4]),
                   b.auth.value, "✓" if b.confirm else "")

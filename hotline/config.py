@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     demo_subscribers: int = Field(2000, ge=0, description="Synthetic subscribers seeded beside the demo ones.")
     api_token: str = Field("", description="If set, the API requires `Authorization: Bearer <token>`.")
     log_level: str = "info"
+    kannel_enabled: bool = Field(False, description="Serve Kannel's smsbox get-url at /api/v1/sms/kannel.")
+    kannel_sendsms_url: str = Field("http://127.0.0.1:13013/cgi-bin/sendsms", description="Kannel's sendsms.")
+    kannel_username: str = Field("hotline", description="sendsms-user username.")
+    kannel_password: str = Field("", description="sendsms-user password.")
+    kannel_token: str = Field("", description="The get-url's token=...; empty means api_token (if set).")
+    kannel_concurrency: int = Field(32, ge=1, description="Inbound SMS with the engine / replies in delivery at once.")
+    kannel_max_pending: int = Field(1000, ge=1, description="Inbound SMS waiting beyond this are refused (503).")
+    kannel_retries: int = Field(3, ge=0, description="sendsms retries after a transient failure.")
 
     @cached_property
     def sqlalchemy_url(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +77,7 @@ class SmsHall:
             return [OutboundSms.from_dict(r) for r in loaded.replies]  # a redelivery: same answer, nothing rerun
 
         lang = "zh"
-        turn = _Turn(msisdn, port, msg.text, key, lang, now, dict(loaded.state))
+        turn = _Turn(msisdn, port, _printable(msg.text), key, lang, now, dict(loaded.state))
         if loaded.recent >= self.rate_per_minute:
             if loaded.recent == self.rate_per_minute:  # say it once per window, then stay quiet
                 turn.say(say("rate_limited", lang))
@@ -418,6 +419,12 @@ class SmsHall:
         else:
             text += say("unknown_menu", turn.lang)
         turn.say(text)
+
+
+def _printable(text: str, limit: int = 1000) -> str:
+    """The text without control or format characters (NUL, zero-width …), which phones send by mistake."""
+    return "".join(c if c != "\t" else " " for c in text[:limit]
+                   if c in "\n\t" or unicodedata.category(c)[0] != "C")
 
 
 class _Keep(dict):
