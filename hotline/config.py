@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     password_max_failures: int = 3
     seed_demo: bool = Field(True, description="Seed the demo population on first start of `serve`.")
     demo_subscribers: int = Field(2000, ge=0, description="Synthetic subscribers seeded beside the demo ones.")
+    sms_rate_per_minute: int = Field(20, ge=1, description="Inbound SMS per number per minute before a polite refusal.")
     api_token: str = Field("", description="If set, the API requires `Authorization: Bearer <token>`.")
     log_level: str = "info"
     kannel_enabled: bool = Field(False, description="Serve Kannel's smsbox get-url at /api/v1/sms/kannel.")
