@@ -83,7 +83,7 @@ class Services:
             return {"what": business.name_en if en else business.name_zh, "price": "", "effective": ""}
         p = self.products.get(product_code)
         cancelling = business.code.startswith("cancel.") or params.get("action") == "off"
-        if cancelling:
+        if cancelling or p.fee_fen == 0:
             price = "free" if en else "免费"
         else:
             price = p.fee_text_en if en else p.fee_text_zh
