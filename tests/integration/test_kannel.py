@@ -49,6 +49,7 @@ SMSBOX = shutil.which("smsbox") or "/usr/sbin/smsbox"
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 STDBUF = shutil.which("stdbuf") or "/usr/bin/stdbuf"
 
+REPO = Path(__file__).resolve().parents[2]  # the server runs this checkout's code
 CLOCK_AT = dt.datetime(2026, 11, 15, 10, 0)
 SYNTHETIC = 300          # synthetic subscribers seeded beside the demo ones; the burst comes from them
 BURST = 300              # messages sent at once in the burst
@@ -165,7 +166,8 @@ class FakeSmsc:
 
     It reads stdin with stdio's ``fgets`` after ``select`` on the descriptor, so lines that arrive
     together would wait in stdio's buffer for the next select; ``stdbuf -i0`` makes it read one line
-    at a time. ``-i 0`` removes its default pause of one second between messages.
+    at a time. ``-i 0`` removes its default pause of one second between messages. When idle it reads
+    what bearerbox sent only once a second (its stdin poll times out); an empty line wakes it sooner.
     """
 
     def __init__(self, port: int, log: Path) -> None:
@@ -214,7 +216,8 @@ class FakeSmsc:
                     got = len(self.received)
                     pytest.fail(f"fakesmsc received {got} of {total} messages within {timeout:.0f} s\n"
                                 f"{diagnostics()}")
-                self._cond.wait(min(left, 0.5))
+                self._cond.wait(min(left, 0.05))
+                self.proc.stdin.write(b"\n")  # an empty line: fakesmsc reads its socket now, not in 1 s
             return list(self.received)
 
 
@@ -332,7 +335,8 @@ class Stack:
         env.update(HOTLINE_DATA_DIR=str(self.root / "server"), HOTLINE_PASSWORD_KDF_N=str(TEST_KDF_N),
                    HOTLINE_DB_THREADS="4", HOTLINE_KANNEL_ENABLED="true", HOTLINE_KANNEL_TOKEN=token,
                    HOTLINE_KANNEL_SENDSMS_URL=f"http://127.0.0.1:{sendsms}/cgi-bin/sendsms",
-                   HOTLINE_KANNEL_USERNAME="hotline", HOTLINE_KANNEL_PASSWORD=secret)
+                   HOTLINE_KANNEL_USERNAME="hotline", HOTLINE_KANNEL_PASSWORD=secret,
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))
         self._spawn("hotline", [sys.executable, "-c", SERVER, str(web), CLOCK_AT.isoformat()], env=env,
                     cwd=self.root)
         wait_until("hotline answers /healthz", lambda: self._http_ok(f"http://127.0.0.1:{web}/healthz"),

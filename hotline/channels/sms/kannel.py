@@ -23,6 +23,7 @@ each with a concatenation header (``05 00 03 ref total seq``) as ``X-Kannel-UDH`
 cut where hotline cut it (at line ends), not where Kannel would. The parts of a reply and the
 replies to one message are sent in order; a transient failure (connection, timeout, ``5xx``,
 ``429``) is retried a bounded number of times with backoff, and a failure that remains is logged.
+(A timeout after smsbox took a part means that part goes twice: a duplicate, never a loss.)
 """
 
 from __future__ import annotations
