@@ -239,3 +239,17 @@ async def test_every_business_with_a_command_answers_without_error_or_blank_fiel
         assert text and "系统繁忙" not in text, business.code
         assert "{" not in text, (business.code, text)
         await phone.send("不")  # leave any pending step
+
+
+async def test_concurrent_messages_are_all_logged_and_a_racing_duplicate_charges_once(demo):
+    import asyncio
+    phones = [Phone(demo, make_subscriber(demo, f"138123410{i:02d}")) for i in range(30)]
+    answers = await asyncio.gather(*(p.say("YE") for p in phones))
+    assert all("账户余额为100.00元" in a for a in answers)
+    zhang = Phone(demo, ZHANG)
+    await zhang.send("KTLL1", message_id="race-1")
+    first, second = await asyncio.gather(zhang.send("是", message_id="race-2"), zhang.send("是", message_id="race-2"))
+    assert [r.text for r in first] == [r.text for r in second] and "成功办理" in first[0].text
+    assert (await zhang.account())["balance_fen"] == 4670
+    logged = await demo.db.run(lambda c: c.execute(select(sms_inbound.c.message_key)).scalars().all(), write=False)
+    assert len(logged) == len(set(logged)) == 32

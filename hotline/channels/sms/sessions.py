@@ -8,6 +8,7 @@ message id count once and carries the per-number rate limit.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import sms_inbound, sms_sessions
 
+MAX_BATCH = 256
 KEEP = dt.timedelta(days=1)  # an expired step is remembered this long, to say "timed out" rather than "what?"
 
 
@@ -32,6 +34,8 @@ class SmsStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._saves = 0
+        self._queue: list[_Save] = []
+        self._writing = False
 
     async def load(self, msisdn: str, message_key: str | None, since: dt.datetime) -> Loaded:
         def job(conn: Connection) -> Loaded:
@@ -48,37 +52,90 @@ class SmsStore:
     async def save(self, *, msisdn: str, message_key: str, port: str, text: str, business: str | None,
                    replies: list[dict], state: dict[str, Any], until: dt.datetime | None,
                    now: dt.datetime) -> list[dict] | None:
-        """Log the message with its replies and store the session, in one transaction.
+        """Log the message with its replies and store the session, durably, before the replies go out.
 
-        Returns the first replies instead when a twin of this message id was logged meanwhile.
+        Saves that arrive while a write is under way are committed together in the next one (group
+        commit): each caller still waits for its own commit, but many share one fsync. Returns the
+        first replies instead when a twin of this message id was logged first.
         """
-        self._saves += 1
-        purge = self._saves % 1000 == 0
+        item = _Save(msisdn, message_key, port, text, business, replies, state, until, now,
+                     asyncio.get_running_loop().create_future())
+        self._queue.append(item)
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await item.done
 
-        def job(conn: Connection) -> None:
-            conn.execute(insert(sms_inbound).values(message_key=message_key, msisdn=msisdn, port=port, text=text,
-                                                    business=business, replies=replies, received_at=now))
-            if not state:
-                conn.execute(delete(sms_sessions).where(sms_sessions.c.msisdn == msisdn))
-            else:
-                expires = (until or now) + KEEP
-                done = conn.execute(update(sms_sessions).where(sms_sessions.c.msisdn == msisdn)
-                                    .values(state=state, expires_at=expires)).rowcount
-                if not done:
-                    conn.execute(insert(sms_sessions).values(msisdn=msisdn, state=state, expires_at=expires))
-            if purge:
-                conn.execute(delete(sms_sessions).where(sms_sessions.c.expires_at < now))
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                self._saves += len(batch)
+                purge = self._saves // 1000 != (self._saves - len(batch)) // 1000
+                try:
+                    results = await self.db.run(self._write, batch, purge)
+                except IntegrityError:
+                    results = [await self._save_alone(item) for item in batch]  # isolate the racing twin
+                except Exception as err:  # noqa: BLE001  every waiter hears of it
+                    for item in batch:
+                        if not item.done.done():
+                            item.done.set_exception(err)
+                    continue
+                for item, result in zip(batch, results):
+                    if not item.done.done():
+                        item.done.set_result(result)
+        finally:
+            self._writing = False
 
+    async def _save_alone(self, item: "_Save") -> list[dict] | None:
         for attempt in (1, 2):
             try:
-                await self.db.run(job)
-                return None
+                return (await self.db.run(self._write, [item], False))[0]
             except IntegrityError:
-                first = await self.db.run(lambda c: c.execute(select(sms_inbound.c.replies).where(
-                    sms_inbound.c.message_key == message_key)).scalar(), write=False)
-                if first is not None:
-                    return first  # a twin of this message won
                 if attempt == 2:
                     raise
-                # another message from the number created the session row first: update it instead
         return None
+
+    @staticmethod
+    def _write(conn: Connection, batch: list["_Save"], purge: bool) -> list[list[dict] | None]:
+        results: list[list[dict] | None] = []
+        seen: dict[str, list[dict]] = {}
+        for item in batch:
+            first = seen.get(item.message_key)
+            if first is None:
+                first = conn.execute(select(sms_inbound.c.replies)
+                                     .where(sms_inbound.c.message_key == item.message_key)).scalar()
+            if first is not None:
+                results.append(first)  # a twin of this message won: its session change is dropped too
+                continue
+            conn.execute(insert(sms_inbound).values(
+                message_key=item.message_key, msisdn=item.msisdn, port=item.port, text=item.text,
+                business=item.business, replies=item.replies, received_at=item.now))
+            seen[item.message_key] = item.replies
+            if not item.state:
+                conn.execute(delete(sms_sessions).where(sms_sessions.c.msisdn == item.msisdn))
+            else:
+                expires = (item.until or item.now) + KEEP
+                done = conn.execute(update(sms_sessions).where(sms_sessions.c.msisdn == item.msisdn)
+                                    .values(state=item.state, expires_at=expires)).rowcount
+                if not done:
+                    conn.execute(insert(sms_sessions).values(msisdn=item.msisdn, state=item.state,
+                                                             expires_at=expires))
+            results.append(None)
+        if purge:
+            conn.execute(delete(sms_sessions).where(sms_sessions.c.expires_at < batch[-1].now))
+        return results
+
+
+@dataclass
+class _Save:
+    msisdn: str
+    message_key: str
+    port: str
+    text: str
+    business: str | None
+    replies: list[dict]
+    state: dict[str, Any]
+    until: dt.datetime | None
+    now: dt.datetime
+    done: "asyncio.Future[list[dict] | None]"
