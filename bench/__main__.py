@@ -1,6 +1,6 @@
-"""``python -m bench [seeding] [orders] [profile] [options]``: run benchmarks, print one table at the end.
+"""``python -m bench [seeding] [orders] [sms] [profile] [options]``: run benchmarks, print one table at the end.
 
-With no names, runs every benchmark (seeding, orders); ``profile`` (a cProfile breakdown of the
+With no names, runs every benchmark (seeding, orders, sms); ``profile`` (a cProfile breakdown of the
 sequential order loop) only runs when named. Results also go to bench/results/latest.json.
 """
 
@@ -15,7 +15,7 @@ from typing import Callable
 
 from bench.common import BACKENDS, KDF_N, Row, env_float, env_int, log, render_table, write_results
 
-ALL = ("seeding", "orders")
+ALL = ("seeding", "orders", "sms")
 NAMED = ALL + ("profile",)
 
 
@@ -24,6 +24,8 @@ def _runner(name: str) -> Callable[..., list[Row]]:
         from bench.seeding import run
     elif name == "orders":
         from bench.orders import run
+    elif name == "sms":
+        from bench.sms import run
     else:
         from bench.profiling import run
     return run
@@ -48,6 +50,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="concurrent order tasks / bare threads in the concurrent mode (default 8)")
     p.add_argument("--profile-orders", type=int, default=env_int("HOTLINE_BENCH_PROFILE_ORDERS", 1500),
                    help="orders profiled per backend by the profile benchmark (default 1500)")
+    p.add_argument("--sms-seconds", type=float, default=env_float("HOTLINE_BENCH_SMS_SECONDS", 8.0),
+                   help="sms: seconds of SMS load per worker count, and as many of the trivial endpoint (default 8)")
+    p.add_argument("--sms-concurrency", type=int, default=env_int("HOTLINE_BENCH_SMS_CONCURRENCY", 32),
+                   help="sms: requests in flight (keep-alive connections) (default 32)")
+    p.add_argument("--sms-subscribers", type=int, default=env_int("HOTLINE_BENCH_SMS_SUBSCRIBERS", 2000),
+                   help="sms: subscribers seeded for the SMS load (default 2000)")
+    p.add_argument("--sms-workers", default=os.environ.get("HOTLINE_BENCH_SMS_WORKERS", "1,all"),
+                   help="sms: comma-separated uvicorn worker counts, 'all' = one per core (default 1,all)")
     args = p.parse_args(argv)
     unknown = [b for b in args.benchmarks if b not in NAMED]
     if unknown:
@@ -70,14 +80,18 @@ def main(argv: list[str] | None = None) -> None:
     params = {"benchmarks": names, "backends": list(backends), "seed_subscribers": args.seed_subscribers,
               "seed_budget": args.seed_budget, "population": args.population,
               "order_seconds": args.order_seconds, "concurrency": args.concurrency,
-              "profile_orders": args.profile_orders, "password_kdf_n": KDF_N}
+              "profile_orders": args.profile_orders, "password_kdf_n": KDF_N,
+              "sms_seconds": args.sms_seconds, "sms_concurrency": args.sms_concurrency,
+              "sms_subscribers": args.sms_subscribers, "sms_workers": args.sms_workers}
     started = time.time()
     params["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
     rows: list[Row] = []
     for name in names:
         rows += _runner(name)(backends, seed_subscribers=args.seed_subscribers, seed_budget=args.seed_budget,
                               population=args.population, seconds=args.order_seconds,
-                              concurrency=args.concurrency, profile_orders=args.profile_orders)
+                              concurrency=args.concurrency, profile_orders=args.profile_orders,
+                              sms_seconds=args.sms_seconds, sms_concurrency=args.sms_concurrency,
+                              sms_subscribers=args.sms_subscribers, sms_workers=args.sms_workers)
     path = write_results(rows, params, started)
     log(f"done in {time.time() - started:.0f}s; results in {path}")
     print(render_table(rows))
