@@ -253,3 +253,9 @@ async def test_concurrent_messages_are_all_logged_and_a_racing_duplicate_charges
     assert (await zhang.account())["balance_fen"] == 4670
     logged = await demo.db.run(lambda c: c.execute(select(sms_inbound.c.message_key)).scalars().all(), write=False)
     assert len(logged) == len(set(logged)) == 32
+
+
+async def test_sending_10086_inside_a_submenu_shows_the_main_menu_again(zhang):
+    await zhang.send("10086")
+    await zhang.send("2")
+    assert "1.查询" in await zhang.say("10086")

@@ -103,7 +103,8 @@ class SmsHall:
             stored = [{**r, "text": say("redacted", lang), "parts": [say("redacted", lang)]} for r in stored]
         first = await self.store.save(msisdn=msisdn, message_key=key, port=port,
                                       text=self._loggable(turn), business=turn.business, replies=stored,
-                                      state=turn.state, until=self._until(turn.state), now=now)
+                                      state=turn.state, until=self._until(turn.state), now=now,
+                                      had_state=bool(loaded.state))
         if first is not None:
             return [OutboundSms.from_dict(r) for r in first]
         return replies
@@ -339,7 +340,7 @@ class SmsHall:
 
     async def _menu_choice(self, turn: _Turn, context: dict[str, Any]) -> bool:
         choice = grammar.command_key(grammar.normalize(turn.text))
-        if not choice.isdigit():
+        if not choice.isdigit() or len(choice) > 2:  # 10086, 0000 … are commands, not menu choices
             return False
         if context["level"] == "main":
             cat = next((c for c in self.catalog.menu_categories() if str(c.menu) == choice), None)

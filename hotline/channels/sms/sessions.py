@@ -51,14 +51,14 @@ class SmsStore:
 
     async def save(self, *, msisdn: str, message_key: str, port: str, text: str, business: str | None,
                    replies: list[dict], state: dict[str, Any], until: dt.datetime | None,
-                   now: dt.datetime) -> list[dict] | None:
+                   now: dt.datetime, had_state: bool = True) -> list[dict] | None:
         """Log the message with its replies and store the session, durably, before the replies go out.
 
         Saves that arrive while a write is under way are committed together in the next one (group
         commit): each caller still waits for its own commit, but many share one fsync. Returns the
         first replies instead when a twin of this message id was logged first.
         """
-        item = _Save(msisdn, message_key, port, text, business, replies, state, until, now,
+        item = _Save(msisdn, message_key, port, text, business, replies, state, until, now, had_state,
                      asyncio.get_running_loop().create_future())
         self._queue.append(item)
         if not self._writing:
@@ -113,7 +113,8 @@ class SmsStore:
                 business=item.business, replies=item.replies, received_at=item.now))
             seen[item.message_key] = item.replies
             if not item.state:
-                conn.execute(delete(sms_sessions).where(sms_sessions.c.msisdn == item.msisdn))
+                if item.had_state:  # most messages neither start nor end a flow: nothing to delete
+                    conn.execute(delete(sms_sessions).where(sms_sessions.c.msisdn == item.msisdn))
             else:
                 expires = (item.until or item.now) + KEEP
                 done = conn.execute(update(sms_sessions).where(sms_sessions.c.msisdn == item.msisdn)
@@ -138,4 +139,5 @@ class _Save:
     state: dict[str, Any]
     until: dt.datetime | None
     now: dt.datetime
+    had_state: bool
     done: "asyncio.Future[list[dict] | None]"
