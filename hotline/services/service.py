@@ -80,7 +80,9 @@ class Services:
                              if s.type is SlotType.PRODUCT and s.name in params), None)
         en = lang.startswith("en")
         if product_code is None:
-            return {"what": business.name_en if en else business.name_zh, "price": "", "effective": ""}
+            named = {f"{s.name}_name": self._choice_name(params[s.name], s, en) for s in business.slots
+                     if s.type is SlotType.CHOICE and s.name in params}
+            return {"what": business.name_en if en else business.name_zh, "price": "", "effective": "", **named}
         p = self.products.get(product_code)
         cancelling = business.code.startswith("cancel.") or params.get("action") == "off"
         if cancelling or p.fee_fen == 0:
@@ -94,6 +96,14 @@ class Services:
         return {"what": p.name_en if en else p.name_zh, "price": price, "effective": effective,
                 "fee": yuan(p.fee_fen)}
 
+    def _choice_name(self, value: str, slot: Slot, en: bool) -> str:
+        """A choice as the customer reads it: a product's name, else the first word that means it."""
+        if value in self.products.by_code:
+            p = self.products.get(value)
+            return p.name_en if en else p.name_zh
+        words = slot.choices.get(value) or (value,)
+        return value if en else words[0]
+
     # ------------------------------------------------------------------ replies
     def render(self, business: Business, outcome: Outcome, channel: str, lang: str) -> list[str]:
         texts = []
@@ -103,7 +113,3 @@ class Services:
                 raise KeyError(f"business {business.code} has no reply template {part!r}")
             texts.append(string.Formatter().vformat(template, (), _Blank(outcome.data)).strip())
         return texts
-
-    @staticmethod
-    def error_text(err: DomainError, lang: str) -> str:
-        return err.message(lang)

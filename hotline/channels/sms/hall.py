@@ -168,7 +168,7 @@ class SmsHall:
             turn.say(guide)
             return
         if business.handler == "menu":
-            self._main_menu(turn)
+            await self._main_menu(turn, business)
             return
         params = self.services.bind(business, raw, check_required=False)
         await self._advance(turn, business, params, authed=False)
@@ -205,20 +205,10 @@ class SmsHall:
         preview = self.services.preview(business, params, lang)
         own = business.text("confirm", "sms", lang)
         if own:
-            fields = {**{k: str(v) for k, v in params.items()}, **preview}
-            slot = business.slot("reward")
-            if slot is not None and "reward" in params:
-                fields["reward_name"] = self._reward_name(params["reward"], lang)
-            return own.format_map(_Keep(fields))
+            return own.format_map(_Keep({**{k: str(v) for k, v in params.items()}, **preview}))
         if preview["price"]:
             return say("confirm", lang, **preview)
         return say("confirm_free", lang, what=preview["what"])
-
-    def _reward_name(self, reward: str, lang: str) -> str:
-        if reward == "balance":
-            return "credit" if lang == "en" else "话费"
-        p = self.services.products.get(reward)
-        return p.name_en if lang == "en" else p.name_zh
 
     async def _execute(self, turn: _Turn, business: Business, params: dict[str, Any], key: str,
                        port: str | None = None) -> bool:
@@ -329,11 +319,11 @@ class SmsHall:
         return options
 
     # ------------------------------------------------------------------ menus
-    def _main_menu(self, turn: _Turn) -> None:
-        cats = self.catalog.menu_categories()
-        lines = "\n".join(f"{c.menu}.{c.name_en if turn.lang == 'en' else c.name_zh}" for c in cats)
+    async def _main_menu(self, turn: _Turn, business: Business | None = None) -> None:
+        """The catalogue's menu business (service.menu), remembered so that a digit goes deeper."""
+        business = business or next(b for b in self.catalog if b.handler == "menu")
+        await self._execute(turn, business, {}, f"sms:{turn.key}")
         turn.state["context"] = {"type": "menu", "level": "main", "until": (turn.now + STEP_TTL).isoformat()}
-        turn.say(say("menu_main", turn.lang, lines=lines))
 
     def _category_items(self, category: str) -> list[Business]:
         return [b for b in self.catalog.in_category(category) if b.parent is None and b.sms.menu]
@@ -360,7 +350,7 @@ class SmsHall:
                          lines="\n".join(lines)))
             return True
         if choice == "0":
-            self._main_menu(turn)
+            await self._main_menu(turn)
             return True
         code = context.get("items", {}).get(choice)
         if code is None:

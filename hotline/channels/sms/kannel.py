@@ -67,6 +67,14 @@ class InvalidInbound(ValueError):
     """A get-url request that does not carry a message (a mis-configured sms-service)."""
 
 
+def _known_charset(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
 def decode_text(raw: bytes, coding: int | None, charset: str = "") -> str:
     """The text of a message from its bytes (``%b``), coding (``%c``) and charset (``%C``).
 
@@ -78,13 +86,8 @@ def decode_text(raw: bytes, coding: int | None, charset: str = "") -> str:
     if coding == CODING_UCS2:
         return raw.decode("utf-16-be", errors="replace")
     name = charset.strip().lower()
-    if name and name not in ("8-bit", "binary"):
-        try:
-            codecs.lookup(name)
-        except LookupError:
-            pass
-        else:
-            return raw.decode(name, errors="replace")
+    if name and name not in ("8-bit", "binary") and _known_charset(name):
+        return raw.decode(name, errors="replace")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -27,9 +27,6 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "Your service password is shorter than 6 digits; please change it to 6 digits with "
                        "BGMM#old#new#new."),
     "choose": ("{prompt}\n{lines}\n回复序号选择。", "{prompt}\n{lines}\nReply the number to choose."),
-    "menu_main": ("中国移动短信营业厅，回复序号选择：\n{lines}\n常用指令：CXHF查话费 CXLL查流量 0000查退订业务。",
-                  "China Mobile SMS service, reply a number:\n{lines}\nShortcuts: CXHF charges, CXLL data, "
-                  "0000 subscriptions."),
     "menu_category": ("{category}，回复序号选择：\n{lines}\n回复0返回主菜单。",
                       "{category}, reply a number:\n{lines}\nReply 0 for the main menu."),
     "menu_bad": ("没有序号“{choice}”，请回复菜单中的序号，或发送“10086”重新获取菜单。",
