@@ -108,7 +108,8 @@ class Business(_Strict):
     channels: tuple[str, ...] = CHANNELS  # where it can be carried out; elsewhere ``guide`` is replied
     sms: SmsSpec = SmsSpec()
     ivr: str = Field("", pattern=r"^$|^[0-9](-[0-9*#])*$")   # its place in the voice menu: "1-2"
-    examples: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()   # how customers say it, for the assistant's NLU
+    tags: tuple[str, ...] = ()       # knowledge-base keywords (a consultation's reply is its article)
     reply: dict[str, Texts] = {}      # outcome → template
     guide: Texts | None = None        # what to do on a channel that cannot carry it out
 
@@ -169,7 +170,7 @@ class Business(_Strict):
                        **({"kinds": list(s.kinds)} if s.kinds else {}),
                        **({"choices": list(s.choices)} if s.choices else {})} for s in self.slots],
             "preset": dict(self.preset),
-            "examples": list(self.examples),
+            "examples": list(self.examples), "tags": list(self.tags),
         }
 
 
