@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from hotline.bss.products import load_products
 from hotline.bss.reference import ReferenceBSS
@@ -17,6 +19,9 @@ from hotline.services.service import Services
 from hotline.store.sql import migrate
 from hotline.store.sql.database import Database
 
+if TYPE_CHECKING:
+    from hotline.assistant.dialogue import Assistant
+
 
 @dataclass
 class Hotline:
@@ -26,6 +31,20 @@ class Hotline:
     catalog: Catalog
     services: Services
     sms: SmsHall
+
+    @cached_property
+    def assistant(self) -> "Assistant":
+        """小贝, built on first use: loading (or, after a catalogue change, training) the NLU model."""
+        from hotline.assistant.dialogue import Assistant
+        from hotline.assistant.knowledge import KnowledgeBase
+        from hotline.assistant.nlu import NLU
+        from hotline.assistant.store import ConversationStore
+        from hotline.services.handlers import PORTAL
+
+        clock = self.services.clock
+        nlu = NLU.build(self.catalog, self.bss.products, clock_today=clock.today)
+        kb = KnowledgeBase.from_catalog(self.catalog, {"portal": PORTAL})
+        return Assistant(self.services, nlu, kb, ConversationStore(self.db), clock)
 
     def close(self) -> None:
         self.db.dispose()

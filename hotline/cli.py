@@ -1,10 +1,11 @@
-"""The ``hotline`` command: serve, seed, subscriber, products, billing, db."""
+"""The ``hotline`` command: serve, seed, subscriber, products, catalog, sms, nlu, chat, billing, db."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+import uuid
 from typing import Annotated, Optional
 
 import typer
@@ -207,6 +208,106 @@ def sms(sender: Annotated[str, typer.Argument(metavar="FROM", help="The subscrib
     for r in replies:
         console.print(f"[bold cyan]{r.sender} → {r.to}[/bold cyan] [dim]({r.segments} 条)[/dim]")
         print(r.text)
+
+
+def _nlu(hl: Hotline):
+    from hotline.assistant.nlu import NLU
+
+    return NLU.build(hl.catalog, hl.bss.products, clock_today=hl.bss.clock.today)
+
+
+@app.command(context_settings={"allow_extra_args": False})
+def nlu(args: Annotated[list[str], typer.Argument(metavar="TEXT | - | train | eval FILE.tsv",
+                                                  help="An utterance; '-' reads one per line from standard input")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object per line for '-')")] = False,
+        top: Annotated[int, typer.Option(help="eval: how many worst intents and confusions to list")] = 10) -> None:
+    """小贝's understanding: intent, confidence and slots of an utterance; ``train`` builds the model
+    (cached; rebuilt when the catalogue changes); ``eval FILE.tsv`` measures it on a labelled file."""
+    from hotline.assistant.evaluate import evaluate, read_tsv
+    from hotline.assistant.nlu import load_or_train
+    from hotline.assistant.entities import EntityExtractor
+
+    hl = _open(migrate=False)
+    try:
+        if args[0] == "train" and len(args) == 1:
+            model = load_or_train(hl.catalog, EntityExtractor(hl.bss.products), retrain=True)
+            m = model.metrics
+            out = {"intents": m.intents, "examples": m.examples, "seconds": round(m.seconds, 1), "folds": m.folds,
+                   "cv_accuracy": round(m.cv_accuracy, 4), "cv_in_scope_accuracy": round(m.cv_in_scope_accuracy, 4),
+                   "cv_oos_recall": round(m.cv_oos_recall, 4), "threshold": round(model.threshold, 3),
+                   "temperature": round(model.temperature, 3)}
+            print(json.dumps(out, ensure_ascii=False) if as_json else
+                  f"trained {m.intents} intents on {m.examples} examples in {m.seconds:.1f}s; "
+                  f"{m.folds}-fold cross-validation: accuracy {m.cv_accuracy:.1%}, in-scope "
+                  f"{m.cv_in_scope_accuracy:.1%}, out-of-scope recall {m.cv_oos_recall:.1%}")
+            return
+        model = _nlu(hl)
+        if args[0] == "eval" and len(args) == 2:
+            rep = evaluate(read_tsv(args[1]), lambda t: model.understand(t).intent)
+            if as_json:
+                print(json.dumps(rep.as_dict(top), ensure_ascii=False))
+                return
+            console.print(f"{rep.total} utterances  accuracy {rep.accuracy:.1%}  macro-F1 {rep.macro_f1:.3f}  "
+                          f"out-of-scope precision {rep.oos_precision:.1%} recall {rep.oos_recall:.1%}")
+            console.print("[bold]worst intents[/bold] (F1, precision, recall, support)")
+            for code, d in rep.worst(top):
+                print(f"  {code:40s} {d['f1']:.2f}  {d['precision']:.2f}  {d['recall']:.2f}  {int(d['support'])}")
+            console.print("[bold]most frequent confusions[/bold] (expected → predicted)")
+            for e, p, c in rep.confusions[:top]:
+                print(f"  {c:3d}  {e} → {p}")
+            return
+        lines = sys.stdin if args == ["-"] else [" ".join(args)]
+        for line in lines:
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            u = model.understand(text)
+            if as_json:
+                print(json.dumps({"text": u.text, "intent": u.intent, "confidence": round(u.confidence, 4),
+                                  "slots": u.slots}, ensure_ascii=False), flush=True)
+            else:
+                b = hl.catalog.by_code.get(u.intent)
+                name = f" {b.name_zh}" if b else ""
+                print(f"{u.intent}{name}  confidence {u.confidence:.2f}")
+                for k, v in u.slots.items():
+                    print(f"  {k}: {v}")
+    finally:
+        hl.close()
+
+
+@app.command()
+def chat(msisdn: Annotated[str, typer.Argument(help="The customer's number (this terminal stands for their phone)")],
+         lang: Annotated[Optional[str], typer.Option(help="zh or en (default: the subscriber's language)")] = None) -> None:
+    """Talk to 小贝 in the terminal as the customer with this number; an empty line or Ctrl-D ends."""
+    from hotline.bss.seed import seed_demo_if_empty
+
+    hl = _open()
+
+    async def run() -> None:
+        if hl.settings.seed_demo:
+            await asyncio.to_thread(seed_demo_if_empty, hl.db, hl.bss.products, clock=hl.bss.clock,
+                                    kdf_n=hl.settings.password_kdf_n, synthetic=hl.settings.demo_subscribers)
+        assistant = await asyncio.to_thread(lambda: hl.assistant)
+        conversation = f"cli-{msisdn}-{uuid.uuid4().hex[:8]}"
+        console.print("[dim]小贝已上线，输入内容与小贝对话，空行结束。[/dim]")
+        while True:
+            try:
+                text = await asyncio.to_thread(input, "您：")
+            except EOFError:
+                break
+            if not text.strip():
+                break
+            result = await assistant.handle(text, conversation_id=conversation, msisdn=msisdn, channel="cli",
+                                            lang=lang, verified=True)
+            for r in result.replies:
+                console.print(f"[bold magenta]小贝：[/bold magenta]{r.text}", highlight=False)
+            if result.handoff:
+                console.print(f"[dim]（已生成转人工事件：{json.dumps(result.handoff, ensure_ascii=False)}）[/dim]")
+
+    try:
+        asyncio.run(run())
+    finally:
+        hl.close()
 
 
 @billing_app.command("rollover")

@@ -10,7 +10,7 @@ from sqlalchemy import text
 import hotline
 from hotline.api import errors
 from hotline.api.deps import HotlineDep, check_token
-from hotline.api.routes import catalog, products, sms, subscribers
+from hotline.api.routes import assistant, catalog, products, sms, subscribers
 from hotline.bootstrap import Hotline, bootstrap
 from hotline.channels.sms import kannel
 from hotline.config import Settings, load_settings
@@ -44,5 +44,7 @@ def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> F
     app.include_router(products.router, prefix="/api/v1", dependencies=guard)
     app.include_router(catalog.router, prefix="/api/v1", dependencies=guard)
     app.include_router(sms.router, prefix="/api/v1", dependencies=guard)
+    app.include_router(assistant.router, prefix="/api/v1", dependencies=guard)
+    app.include_router(assistant.public, prefix="/api/v1")
     app.include_router(kannel.router, prefix="/api/v1")  # its own token: Kannel sends no headers
     return app

@@ -187,3 +187,64 @@ sms_inbound = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Index("ix_sms_inbound_msisdn_received", "msisdn", "received_at"),
 )
+
+# The assistant's conversations: the dialogue state (pending step, context, identity) with its expiry.
+conversations = Table(
+    "conversations", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("msisdn", String(11)),
+    Column("channel", String(16), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_conversations_msisdn", "msisdn"),
+)
+
+# The transcript: what the customer and 小贝 said, in order. Secrets (passwords, codes) are stored masked.
+conversation_messages = Table(
+    "conversation_messages", metadata,
+    Column("id", Id, primary_key=True),
+    Column("conversation_id", String(40), ForeignKey("conversations.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("role", String(16), nullable=False),        # customer | assistant
+    Column("text", Text, nullable=False),
+    Column("intent", String(64)),
+    Column("confidence", Integer),                     # per mille
+    Column("client_id", String(64)),                   # the client's message id: a retry is answered once
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("conversation_id", "seq"),
+    UniqueConstraint("conversation_id", "client_id"),
+)
+
+# A hand-off to a human: the event the routing engine picks up, with all the context it needs.
+handoffs = Table(
+    "handoffs", metadata,
+    Column("id", Id, primary_key=True),
+    Column("conversation_id", String(40), ForeignKey("conversations.id"), nullable=False),
+    Column("msisdn", String(11)),
+    Column("channel", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),      # asked | misunderstood | angry
+    Column("priority", Boolean, nullable=False, default=False),
+    Column("business", String(64)),
+    Column("slots", JSON, nullable=False),
+    Column("sentiment", JSON, nullable=False),
+    Column("transcript", JSON, nullable=False),
+    Column("status", String(16), nullable=False, default="waiting"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_handoffs_status_created", "status", "created_at"),
+)
+
+# Text messages the platform sends on its own (one-time codes now; notices later), for the SMS gateway.
+sms_outbox = Table(
+    "sms_outbox", metadata,
+    Column("id", Id, primary_key=True),
+    Column("msisdn", String(11), nullable=False),
+    Column("sender", String(21), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("purpose", String(16), nullable=False),     # otp | notice
+    Column("status", String(16), nullable=False, default="queued"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_sms_outbox_msisdn_created", "msisdn", "created_at"),
+)

@@ -1,0 +1,91 @@
+"""小贝 over HTTP and WebSocket: a message in, the replies and the conversation's state out."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field, ValidationError
+
+from hotline.api.deps import HotlineDep
+
+router = APIRouter(tags=["assistant"])
+public = APIRouter(tags=["assistant"])   # the web chat's socket: customers, not API clients
+
+
+class MessageIn(BaseModel):
+    conversation_id: str | None = Field(None, min_length=8, max_length=40, pattern=r"^[A-Za-z0-9:_-]+$",
+                                        description="Omit to start a conversation; the reply names it")
+    msisdn: str | None = Field(None, max_length=20, description="The customer's number, if known; "
+                               "personal data still needs a one-time code or the service password")
+    text: str = Field(max_length=1000)
+    lang: str | None = Field(None, pattern=r"^(zh|en)")
+    message_id: str | None = Field(None, max_length=64, description="The client's id: a retry is answered once")
+
+
+class ReplyOut(BaseModel):
+    text: str
+    choices: list[str] = []
+    article: str | None = None
+
+
+class TurnOut(BaseModel):
+    conversation_id: str
+    replies: list[ReplyOut]
+    intent: str | None
+    confidence: float | None
+    state: dict[str, Any]
+    handoff: dict[str, Any] | None
+
+
+async def _turn(hl, body: MessageIn) -> dict[str, Any]:
+    assistant = await _assistant(hl)
+    result = await assistant.handle(body.text, conversation_id=body.conversation_id, msisdn=body.msisdn,
+                                    channel="web", lang=body.lang, client_id=body.message_id)
+    return result.as_dict()
+
+
+async def _assistant(hl):
+    """The assistant, loading its model off the event loop the first time."""
+    if "assistant" not in hl.__dict__:
+        await asyncio.to_thread(lambda: hl.assistant)
+    return hl.assistant
+
+
+@router.post("/assistant/messages", summary="Send 小贝 one message", response_model=TurnOut)
+async def message(body: MessageIn, hl: HotlineDep) -> dict[str, Any]:
+    return await _turn(hl, body)
+
+
+@router.get("/assistant/conversations/{conversation_id}", summary="A conversation's transcript and hand-offs")
+async def conversation(conversation_id: str, hl: HotlineDep) -> dict[str, Any]:
+    assistant = await _assistant(hl)
+    transcript = await assistant.store.transcript(conversation_id)
+    if not transcript:
+        raise HTTPException(404, "no such conversation")
+    return {"conversation_id": conversation_id, "transcript": transcript,
+            "handoffs": await assistant.store.handoffs(conversation_id)}
+
+
+@public.websocket("/assistant/ws")
+async def live(ws: WebSocket) -> None:
+    """Live chat: each JSON message ``{"text", "conversation_id"?, "msisdn"?, "lang"?}`` is answered with
+    the same object ``POST /assistant/messages`` returns; the conversation id is kept across messages."""
+    await ws.accept()
+    hl = ws.app.state.hotline
+    conversation_id: str | None = None
+    try:
+        while True:
+            raw = await ws.receive_json()
+            try:
+                body = MessageIn.model_validate({**raw, "conversation_id": raw.get("conversation_id") or conversation_id})
+            except ValidationError as err:
+                await ws.send_json({"error": "invalid message", "detail": err.errors(include_url=False,
+                                                                                   include_context=False)})
+                continue
+            out = await _turn(hl, body)
+            conversation_id = out["conversation_id"]
+            await ws.send_json(out)
+    except WebSocketDisconnect:
+        return

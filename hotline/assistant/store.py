@@ -1,0 +1,140 @@
+"""Where 小贝 keeps conversations: state with expiry, the transcript, hand-offs, and codes sent by SMS.
+
+One turn is one transaction: the customer's message, the replies, the new state and any hand-off are
+written together, so a restart never loses a conversation nor keeps half a turn. The state carries a
+version; a turn that lost a race with another turn of the same conversation is refused (``Conflict``)
+and the caller answers it again from the newer state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from hotline.store.sql.database import Database
+from hotline.store.sql.tables import conversation_messages, conversations, handoffs, sms_outbox
+
+
+class Conflict(Exception):
+    """Another turn of this conversation was stored first."""
+
+
+@dataclass
+class Conversation:
+    id: str
+    channel: str
+    msisdn: str | None
+    state: dict[str, Any]
+    version: int = 0
+    created_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+    seq: int = 0                                 # messages so far
+    new: bool = True
+    replayed: list[dict] | None = None          # the stored answer to a retried client message id
+
+
+@dataclass
+class Message:
+    role: str
+    text: str
+    intent: str | None = None
+    confidence: float | None = None
+    client_id: str | None = None
+
+
+@dataclass
+class TurnWrite:
+    messages: list[Message] = field(default_factory=list)
+    handoff: dict[str, Any] | None = None
+    outbox: list[tuple[str, str, str, str]] = field(default_factory=list)   # msisdn, sender, text, purpose
+
+
+class ConversationStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def load(self, conversation_id: str, client_id: str | None = None) -> Conversation | None:
+        def job(conn: Connection) -> Conversation | None:
+            row = conn.execute(select(conversations).where(conversations.c.id == conversation_id)).first()
+            if row is None:
+                return None
+            seq = conn.execute(select(func.coalesce(func.max(conversation_messages.c.seq), 0))
+                               .where(conversation_messages.c.conversation_id == conversation_id)).scalar()
+            conv = Conversation(row.id, row.channel, row.msisdn, dict(row.state), row.version,
+                                _aware(row.created_at), _aware(row.expires_at), seq or 0, new=False)
+            if client_id:
+                asked = conn.execute(select(conversation_messages.c.seq).where(
+                    conversation_messages.c.conversation_id == conversation_id,
+                    conversation_messages.c.client_id == client_id)).scalar()
+                if asked is not None:   # the answer given then: the replies up to the next message
+                    conv.replayed = []
+                    for r in conn.execute(select(conversation_messages.c.role, conversation_messages.c.text)
+                                          .where(conversation_messages.c.conversation_id == conversation_id,
+                                                 conversation_messages.c.seq > asked)
+                                          .order_by(conversation_messages.c.seq)):
+                        if r.role != "assistant":
+                            break
+                        conv.replayed.append({"text": r.text})
+            return conv
+        return await self.db.run(job, write=False)
+
+    async def save(self, conv: Conversation, write: TurnWrite, now: dt.datetime, expires: dt.datetime) -> None:
+        def job(conn: Connection) -> None:
+            if conv.new:
+                conn.execute(insert(conversations).values(
+                    id=conv.id, msisdn=conv.msisdn, channel=conv.channel, state=conv.state, version=1,
+                    created_at=now, updated_at=now, expires_at=expires))
+            else:
+                done = conn.execute(update(conversations).where(
+                    conversations.c.id == conv.id, conversations.c.version == conv.version).values(
+                    msisdn=conv.msisdn, state=conv.state, version=conv.version + 1,
+                    updated_at=now, expires_at=expires)).rowcount
+                if not done:
+                    raise Conflict(conv.id)
+            seq = conv.seq
+            for m in write.messages:
+                seq += 1
+                conn.execute(insert(conversation_messages).values(
+                    conversation_id=conv.id, seq=seq, role=m.role, text=m.text, intent=m.intent,
+                    confidence=None if m.confidence is None else int(round(m.confidence * 1000)),
+                    client_id=m.client_id, at=now))
+            if write.handoff is not None:
+                conn.execute(insert(handoffs).values(conversation_id=conv.id, created_at=now, status="waiting",
+                                                     **write.handoff))
+            for msisdn, sender, text, purpose in write.outbox:
+                conn.execute(insert(sms_outbox).values(msisdn=msisdn, sender=sender, text=text, purpose=purpose,
+                                                       status="queued", created_at=now))
+        await self.db.run(job)
+
+    async def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
+        def job(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(select(conversation_messages).where(
+                conversation_messages.c.conversation_id == conversation_id).order_by(conversation_messages.c.seq))
+            return [{"role": r.role, "text": r.text, "intent": r.intent,
+                     "confidence": None if r.confidence is None else r.confidence / 1000,
+                     "at": _aware(r.at).isoformat()} for r in rows]
+        return await self.db.run(job, write=False)
+
+    async def handoffs(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        def job(conn: Connection) -> list[dict[str, Any]]:
+            q = select(handoffs).order_by(handoffs.c.id)
+            if conversation_id:
+                q = q.where(handoffs.c.conversation_id == conversation_id)
+            return [{k: (_aware(v).isoformat() if isinstance(v, dt.datetime) else v)
+                     for k, v in r._mapping.items()} for r in conn.execute(q)]
+        return await self.db.run(job, write=False)
+
+    async def outbox(self, msisdn: str) -> list[dict[str, Any]]:
+        def job(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(select(sms_outbox).where(sms_outbox.c.msisdn == msisdn).order_by(sms_outbox.c.id))
+            return [{"sender": r.sender, "text": r.text, "purpose": r.purpose, "status": r.status} for r in rows]
+        return await self.db.run(job, write=False)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:   # SQLite hands back naive UTC
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
