@@ -60,4 +60,6 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate_schema:
     catalog = load_catalog(handlers=HANDLERS, products=[(p.code, p.kind.value) for p in bss.products])
     services = Services(bss, catalog, db, clock)
     sms = SmsHall(services, SmsStore(db), clock, rate_per_minute=settings.sms_rate_per_minute)
-    return Hotline(settings, db, bss, catalog, services, sms)
+    hl = Hotline(settings, db, bss, catalog, services, sms)
+    sms.assistant = lambda: hl.assistant
+    return hl

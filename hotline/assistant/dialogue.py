@@ -78,6 +78,7 @@ class TurnResult:
     confidence: float | None
     state: dict[str, Any]
     handoff: dict[str, Any] | None = None
+    sensitive: bool = False     # a reply carries a secret (a new password): deliver it, keep no copy
 
     def as_dict(self) -> dict[str, Any]:
         return {"conversation_id": self.conversation_id, "replies": [r.as_dict() for r in self.replies],
@@ -180,7 +181,7 @@ class Assistant:
         await self.store.save(conv, turn.write, now, now + TTL)
         handoff = turn.write.handoff
         return TurnResult(conv.id, turn.replies, u.intent if u else None, u.confidence if u else None,
-                          self._public(conv), _public_handoff(handoff))
+                          self._public(conv), _public_handoff(handoff), turn.sensitive)
 
     def _public(self, conv: Conversation) -> dict[str, Any]:
         s = conv.state

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from hotline.assistant.nlu import OOS
+OOS = "out_of_scope"   # the NLU's label for requests the operator does not serve
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The knowledge base: articles (title, body, tags) answered by BM25 retrieval over jieba tokens.
 
 Every consultation in the catalogue (a business whose handler is ``info``) is an article: its name is
-the title, its reply is the body and its ``tags`` are the keywords, so the answer a customer gets by
+the title, its reply is the body, its ``tags`` are the keywords and its examples the questions, so the answer a customer gets by
 name, by SMS command or by a question in their own words is one text kept in one place.
 """
 
@@ -31,6 +31,7 @@ class Article:
     body_zh: str
     body_en: str
     tags: tuple[str, ...]
+    questions: tuple[str, ...] = ()   # how customers ask it (the business's examples)
 
     def title(self, lang: str) -> str:
         return self.title_en if lang.startswith("en") else self.title_zh
@@ -48,7 +49,8 @@ class KnowledgeBase:
         self.articles = articles
         self.by_id = {a.id: a for a in articles}
         # The title and tags weigh more than the body: they are what a question names.
-        corpus = [tokens(" ".join([a.title_zh] * 3 + list(a.tags) * 2 + [a.body_zh])) for a in articles]
+        corpus = [tokens(" ".join([a.title_zh] * 3 + list(a.tags) * 2 + list(a.questions) + [a.body_zh]))
+                  for a in articles]
         self._bm25 = BM25Okapi(corpus) if corpus else None
 
     @classmethod
@@ -60,7 +62,7 @@ class KnowledgeBase:
                 continue
             t = b.reply["ok"]
             articles.append(Article(b.code, b.name_zh, b.name_en, _fill(t.zh, fields), _fill(t.en, fields),
-                                    tuple(b.tags)))
+                                    tuple(b.tags), tuple(b.examples)))
         return cls(articles)
 
     def search(self, text: str, k: int = 3) -> list[tuple[Article, float]]:

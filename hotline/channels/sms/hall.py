@@ -15,7 +15,7 @@ import logging
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from hotline.bss.port import Actor
 from hotline.catalog.schema import Auth, Business, SlotType
@@ -56,8 +56,10 @@ class _Turn:
 
 
 class SmsHall:
-    def __init__(self, services: Services, store: SmsStore, clock: Clock, *, rate_per_minute: int = 20) -> None:
+    def __init__(self, services: Services, store: SmsStore, clock: Clock, *, rate_per_minute: int = 20,
+                 assistant: Callable[[], Any] | None = None) -> None:
         self.services = services
+        self.assistant = assistant   # 小贝, for free text that is no command (built on first use)
         self.catalog = services.catalog
         self.store = store
         self.clock = clock
@@ -150,12 +152,16 @@ class SmsHall:
                 return
         parsed = grammar.parse(self.catalog, self.services.products, turn.port, turn.text)
         if parsed is None:
+            if self._for_assistant(turn):
+                await self._assistant(turn)
+                return
             if grammar.is_yes(turn.text):
                 turn.say(say("nothing_pending", turn.lang))
                 return
             self._unknown(turn)
             return
         turn.state.pop("context", None)
+        turn.state.pop("assistant", None)   # a command ends a conversation with 小贝
         await self._start(turn, parsed.business, parsed.params)
 
     async def _start(self, turn: _Turn, business: Business, raw: dict[str, Any]) -> None:
@@ -398,6 +404,30 @@ class SmsHall:
         if feature is not None:
             return feature, {"product": product_code, "action": "off"}
         return None, {}
+
+    # ------------------------------------------------------------------ free text: 小贝
+    def _for_assistant(self, turn: _Turn) -> bool:
+        """Free text goes to the assistant: anything with Chinese in it, and any reply while a conversation
+        with 小贝 is going on. A mistyped letter code still gets the closest commands."""
+        if self.assistant is None or turn.port != grammar.MAIN_PORT:
+            return False
+        if self._live(turn.state.get("assistant"), turn.now):
+            return True
+        return any("\u4e00" <= c <= "\u9fff" for c in turn.text)
+
+    async def _assistant(self, turn: _Turn) -> None:
+        talk = turn.state.get("assistant") or {}
+        if talk.get("stage") in ("password", "otp"):
+            turn.redact_text = True   # the message is a password or a code
+        assistant = self.assistant()
+        result = await assistant.handle(turn.text, conversation_id=f"sms-{turn.msisdn}", msisdn=turn.msisdn,
+                                        channel="sms", lang=turn.lang, verified=True)
+        turn.business = result.intent if result.intent in self.catalog else turn.business
+        for reply in result.replies:
+            turn.say(reply.text)
+        stage = result.state.get("stage", "idle")
+        turn.state["assistant"] = {"until": (turn.now + STEP_TTL).isoformat(), "stage": stage}
+        turn.sensitive = turn.sensitive or result.sensitive
 
     # ------------------------------------------------------------------ not understood
     def _unknown(self, turn: _Turn) -> None:
