@@ -413,6 +413,8 @@ class SmsHall:
             return False
         if self._live(turn.state.get("assistant"), turn.now):
             return True
+        if grammar.is_yes(turn.text):   # a late 是 to the hall itself
+            return False
         return any("\u4e00" <= c <= "\u9fff" for c in turn.text)
 
     async def _assistant(self, turn: _Turn) -> None:
