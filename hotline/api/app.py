@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 import hotline
@@ -14,6 +16,8 @@ from hotline.api.routes import assistant, catalog, products, sms, subscribers
 from hotline.bootstrap import Hotline, bootstrap
 from hotline.channels.sms import kannel
 from hotline.config import Settings, load_settings
+
+CHAT_PAGE = Path(__file__).resolve().parent.parent / "ui" / "chat"   # 在线客服: static, no build step
 
 
 def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> FastAPI:
@@ -47,4 +51,6 @@ def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> F
     app.include_router(assistant.router, prefix="/api/v1", dependencies=guard)
     app.include_router(assistant.public, prefix="/api/v1")
     app.include_router(kannel.router, prefix="/api/v1")  # its own token: Kannel sends no headers
+    # The customers' web chat (GET /chat redirects to /chat/); it talks to /api/v1/assistant/ws.
+    app.mount("/chat", StaticFiles(directory=CHAT_PAGE, html=True), name="chat")
     return app

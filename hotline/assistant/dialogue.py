@@ -409,7 +409,7 @@ class Assistant:
             lines = "\n".join(f"{i}. {label}" for i, label in enumerate(labels, 1))
             turn.say(say("choose", turn.lang, prompt=prompt or self._name(business, turn.lang) + "：", lines=lines),
                      choices=labels)
-        elif slot.type is SlotType.TEXT and slot.name == "content" and not prompt:
+        elif slot.type is SlotType.TEXT and slot.name == "content":   # its prompt is the SMS syntax
             turn.say(say("ask_content", turn.lang))
         else:
             turn.say(prompt or say("ask_content", turn.lang))

@@ -53,7 +53,14 @@ jieba.setLogLevel(logging.WARNING)
 _PLACEHOLDER = {"<money>": "\ue000", "<data>": "\ue001", "<month>": "\ue002", "<date>": "\ue003",
                 "<phone>": "\ue004", "<product>": "\ue005", "<province>": "\ue006", "<city>": "\ue007",
                 "<number>": "\ue008", "<msisdn>": "\ue004"}
-_PLACEHOLDER_RE = re.compile("|".join(re.escape(k) for k in _PLACEHOLDER))
+_MASKS = set(_PLACEHOLDER.values())
+# What a customer says about a pack's period, and which packs it fits.
+_PERIODS = (
+    (re.compile(r"月包|包月|每月|每个月|按月|连续包|自动续|长期"), lambda p: p.billing.value == "monthly"),
+    (re.compile(r"当月|这个月|本月|临时|一次性|就这个月|月底"), lambda p: "当月" in p.name_zh),
+    (re.compile(r"日包|一天|当天|今天|24小时"), lambda p: "日" in p.name_zh),
+    (re.compile(r"周包|一周|一星期|7天|七天"), lambda p: "周" in p.name_zh),
+)
 _FILLERS = re.compile(r"^(?:喂+|你好|您好|那个|嗯+|呃+|哎|唉|请问|麻烦)[,，。.!！ ]*")
 
 
@@ -82,20 +89,29 @@ def load_acts(path: Path = ACTS_FILE) -> dict[str, list[str]]:
     return acts
 
 
+def trained_as(catalog: Catalog, code: str) -> str:
+    """The class a business is learnt as: a specific business that only fixes the product of its
+    parent (order.data_pack.1g_month) is learnt as the parent; the product named picks it back."""
+    b = catalog.by_code[code]
+    parent = catalog.by_code.get(b.parent or "")
+    if parent is not None and b.preset and set(b.preset) <= {"product", "plan"} and b.handler == parent.handler:
+        return parent.code
+    return code
+
+
 def training_data(catalog: Catalog, acts: dict[str, list[str]]) -> tuple[list[str], list[str]]:
-    """(texts, intents) from the catalogue's examples and names and the acts file."""
+    """(texts, classes) from the catalogue's examples and names and the acts file."""
     texts: list[str] = []
     labels: list[str] = []
+    seen: set[tuple[str, str]] = set()
     for b in catalog:
-        if "assistant" not in b.channels and not b.examples:
-            continue
-        seen = set()
+        label = trained_as(catalog, b.code)
         for t in (*b.examples, b.name_zh):
             key = normalize(t)
-            if key and key not in seen:
-                seen.add(key)
+            if key and (key, label) not in seen:
+                seen.add((key, label))
                 texts.append(t)
-                labels.append(b.code)
+                labels.append(label)
     for code, examples in acts.items():
         for t in examples:
             texts.append(t)
@@ -116,17 +132,38 @@ def content_key(paths: Iterable[Path]) -> str:
 
 # ---------------------------------------------------------------------- features
 class Featurizer:
-    """Text → feature strings: char 1–3-grams, jieba words and word pairs, pinyin syllables and pairs."""
+    """Text → feature strings: char 1–3-grams, jieba words and word pairs, pinyin syllables and pairs.
+
+    Numbers, sizes, sums, months, dates, phone numbers and product names are masked: they say which
+    one, not what for. "开通咪咕音乐" and "开通和彩云" are one intent (subscribe.vas) to the classifier;
+    the product found in the text then picks the specific business (``NLU._specific``). The kind of
+    product named (vas, data pack, plan …) stays as a feature.
+    """
+
+    MASKED = {"money", "data", "month", "date", "msisdn", "phone", "number", "product"}
 
     def __init__(self, extractor: EntityExtractor) -> None:
         self.extractor = extractor
+        self.kinds = {code: p.kind.value for code, p in extractor.products.items()}
 
-    def masked(self, text: str) -> str:
-        text = _FILLERS.sub("", normalize(text)) or normalize(text)
-        return _PLACEHOLDER_RE.sub(lambda m: _PLACEHOLDER[m.group(0)], self.extractor.mask(text))
+    def entities(self, norm: str, today: dt.date) -> list[Entity]:
+        return self.extractor.extract(norm, today)
 
-    def __call__(self, text: str) -> list[str]:
-        t = self.masked(text)
+    def __call__(self, text: str, entities: Sequence[Entity] | None = None) -> list[str]:
+        norm = normalize(text)
+        if entities is None:
+            entities = self.entities(norm, _TRAIN_DAY)
+        out, pos, extra = [], 0, []
+        for e in entities:
+            if e.type in self.MASKED:
+                out.append(norm[pos:e.start])
+                out.append(_PLACEHOLDER.get(f"<{e.type}>", "\ue008"))
+                pos = e.end
+            if e.type == "product":
+                extra.append(f"kind:{self.kinds.get(str(e.value), '')}")
+        out.append(norm[pos:])
+        t = "".join(out)
+        t = _FILLERS.sub("", t) or t
         compact = t.replace(" ", "")
         feats = [f"c:{compact[i:i + n]}" for n in (1, 2, 3) for i in range(len(compact) - n + 1)]
         words = [w for w in jieba.lcut(t) if w.strip()]
@@ -137,7 +174,10 @@ class Featurizer:
         feats += [f"p2:{a}{b}" for a, b in zip(syl, syl[1:])]
         if len(compact) <= 3:
             feats.append(f"short:{compact}")
-        return feats
+        return feats + extra
+
+
+_TRAIN_DAY = dt.date(2026, 6, 15)   # relative months in training examples resolve against any fixed day
 
 
 # ---------------------------------------------------------------------- results
@@ -209,7 +249,8 @@ def _identity(features: list[str]) -> list[str]:
     return features
 
 
-C = 0.6   # the SVM's regularisation, chosen by cross-validation on the training examples
+MIN_DF = 2   # a feature seen in one example only is noise (and most of the model's size)
+C = 1.0   # the SVM's regularisation, chosen by cross-validation on the training examples
 
 
 def train(catalog: Catalog, extractor: EntityExtractor, *, acts: dict[str, list[str]] | None = None,
@@ -230,9 +271,9 @@ def train(catalog: Catalog, extractor: EntityExtractor, *, acts: dict[str, list[
     # Features are computed once; each fold refits the weighting and the classifier on its own part.
     feats = [featurizer(t) for t in texts]
     for tr, te in skf.split(texts, y):
-        vec = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
+        vec = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=MIN_DF, dtype=np.float32)
         Xtr = vec.fit_transform([feats[i] for i in tr])
-        clf = LinearSVC(C=C, class_weight="balanced", max_iter=5000).fit(Xtr, y[tr])
+        clf = LinearSVC(C=C, max_iter=5000).fit(Xtr, y[tr])
         s = clf.decision_function(vec.transform([feats[i] for i in te]))
         if cv_scores is None:
             classes = clf.classes_
@@ -262,9 +303,10 @@ def train(catalog: Catalog, extractor: EntityExtractor, *, acts: dict[str, list[
         cv_in_scope_accuracy=float((final[in_scope] == y[in_scope]).mean()),
         cv_oos_recall=float((final[~in_scope] == OOS).mean()) if (~in_scope).any() else 0.0,
         examples=len(texts), intents=len(classes), folds=k)
-    vec = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
-    clf = LinearSVC(C=C, class_weight="balanced", max_iter=5000).fit(vec.fit_transform(feats), y)
-    vec.analyzer = featurizer
+    vec = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=MIN_DF, dtype=np.float32)
+    clf = LinearSVC(C=C, max_iter=5000).fit(vec.fit_transform(feats), y)
+    clf.coef_ = clf.coef_.astype(np.float32)      # half the size on disk, same decisions
+    clf.intercept_ = clf.intercept_.astype(np.float32)
     metrics.seconds = time.perf_counter() - started
     return IntentModel(vec, clf, clf.classes_, temperature, threshold, key, metrics)
 
@@ -287,6 +329,7 @@ class NLU:
                  clock_today=None) -> None:
         self.model = model
         self.extractor = extractor
+        self.featurizer = Featurizer(extractor)
         self.catalog = catalog
         self._today = clock_today or dt.date.today
         self._children: dict[str, list[tuple[str, str]]] = {}   # parent → [(child, preset product)]
@@ -294,7 +337,6 @@ class NLU:
             product = b.preset.get("product") or b.preset.get("plan")
             if b.parent and product:
                 self._children.setdefault(b.parent, []).append((b.code, product))
-        self.model.vectorizer.analyzer = Featurizer(extractor)
 
     @classmethod
     def build(cls, catalog: Catalog, products, *, cache_dir: Path | None = None, retrain: bool = False,
@@ -311,11 +353,14 @@ class NLU:
         if not norm.strip(" ?？。.!！,，~～…"):
             return Understanding(text, OOS, 1.0)
         entities = tuple(self.extractor.extract(norm, self._today()))
-        X = self.model.vectorizer.transform([text])
+        feats = self.featurizer(norm, entities)
+        X = self.model.vectorizer.transform([feats])
         probs = self.model.probabilities(self.model.scores(X))[0]
         order = np.argsort(-probs)[:4]
         best = str(self.model.classes[order[0]])
         conf = float(probs[order[0]])
+        if not expect and not self._known(feats):   # nothing in it the model has seen: 阿巴阿巴
+            return Understanding(text, OOS, 1.0 - conf, entities, (), best)
         alts = tuple((str(self.model.classes[i]), float(probs[i])) for i in order[1:])
         if expect:
             for code, p in alts:
@@ -325,21 +370,42 @@ class NLU:
         scored = best
         if conf < self.model.threshold and best not in expect:
             best = OOS
-        best = self._specific(best, entities)
+        best = self._specific(best, entities, norm)
         return Understanding(text, best, conf, entities, alts, scored)
 
-    def _specific(self, code: str, entities: Sequence[Entity]) -> str:
+    def _known(self, feats: list[str]) -> bool:
+        """Whether the utterance has a word or a character pair the training examples have too."""
+        vocab = self.model.vectorizer.vocabulary_
+        return any(f in vocab for f in feats
+                   if f.startswith("w:") or (f.startswith("c:") and len(f) >= 4 and not _MASKS & set(f[2:])))
+
+    def _specific(self, code: str, entities: Sequence[Entity], text: str = "") -> str:
         """The most specific business that fits: a named product picks the child business presetting it
-        (under the recognised business, or beside it when a sibling names another product)."""
+        (under the recognised business, or beside it when a sibling names another product); without a
+        name, a size (1G, 100分钟) and a period (当月, 月包, 日包) pick a pack when only one fits."""
         products = {e.value for e in entities if e.type == "product"}
         b = self.catalog.by_code.get(code)
-        if not products or b is None:
+        if b is None:
             return code
         for parent in (code, b.parent or ""):
             for child, product in self._children.get(parent, []):
                 if product in products:
                     return child
-        return code
+        if products:
+            return code
+        sizes = {e.value for e in entities if e.type == "data"}
+        minutes = {e.value for e in entities if e.type == "number" and text[e.end:e.end + 2] == "分钟"}
+        if not sizes and not minutes:
+            return code
+        fits = []
+        for child, product in self._children.get(code, []):
+            p = self.extractor.products.get(product)
+            if p is not None and (p.data_mb in sizes or p.voice_min in minutes):
+                fits.append((child, p))
+        for cue, test in _PERIODS:
+            if len(fits) > 1 and cue.search(text):
+                fits = [(c, p) for c, p in fits if test(p)]
+        return fits[0][0] if len(fits) == 1 else code
 
 
 _LOADED: dict[str, IntentModel] = {}   # models already loaded in this process, by content key
@@ -369,10 +435,12 @@ def _load_or_train(catalog: Catalog, extractor: EntityExtractor, cache_dir: Path
     log.info("nlu: training the intent model (catalogue changed or first run)")
     model = train(catalog, extractor, key=key)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    model.vectorizer.analyzer = "char"   # the featurizer holds the extractor; it is re-attached on load
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     joblib.dump(model, tmp)
     os.replace(tmp, path)
+    for old in cache_dir.glob("intent-*.joblib"):   # models of earlier catalogues are never used again
+        if old != path:
+            old.unlink(missing_ok=True)
     return model
 
 

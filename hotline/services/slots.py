@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -98,15 +99,29 @@ def parse(slot: Slot, raw: Any, products: ProductCatalog, clock: Clock) -> Any:
     return text[:500]
 
 
+# How many cycles back each relative month word points (shared with the assistant's entity extractor).
+RELATIVE_MONTHS = {"本月": 0, "这个月": 0, "这月": 0, "当月": 0, "上月": 1, "上个月": 1, "上上月": 2, "上上个月": 2}
+
+
+def cycles_back(cycle: int, n: int) -> int:
+    """The cycle ``n`` months before ``cycle`` (202601, 1 → 202512)."""
+    for _ in range(n):
+        cycle = prev_cycle(cycle)
+    return cycle
+
+
+def latest_cycle(month: int, today: dt.date) -> int:
+    """The latest cycle of this calendar month that is not in the future: in November 2026, 12 → 202512."""
+    year = today.year if month <= today.month else today.year - 1
+    return year * 100 + month
+
+
 def parse_month(text: str, clock: Clock) -> int:
     """A billing cycle (YYYYMM) from 202610, 2026年10月, 10月, 10, 本月, 上月, 上上月."""
-    current = cycle_of(clock.today())
-    relative = {"本月": 0, "这个月": 0, "当月": 0, "上月": 1, "上个月": 1, "上上月": 2, "上上个月": 2}
-    if text in relative:
-        cycle = current
-        for _ in range(relative[text]):
-            cycle = prev_cycle(cycle)
-        return cycle
+    today = clock.today()
+    current = cycle_of(today)
+    if text in RELATIVE_MONTHS:
+        return cycles_back(current, RELATIVE_MONTHS[text])
     m = _MONTH_FULL.match(text)
     if m and 1 <= int(m.group(2)) <= 12:
         cycle = int(m.group(1)) * 100 + int(m.group(2))
@@ -115,9 +130,7 @@ def parse_month(text: str, clock: Clock) -> int:
         if not m or not 1 <= int(m.group(1)) <= 12:
             raise InvalidInput(f"“{text}”不是有效的月份，请按“202610”或“10月”的格式输入。",
                                f"'{text}' is not a month; write it as 202610 or 10.")
-        month = int(m.group(1))
-        year = current // 100 if month <= current % 100 else current // 100 - 1  # the latest such month
-        cycle = year * 100 + month
+        cycle = latest_cycle(int(m.group(1)), today)
     if cycle > current:
         raise InvalidInput("不能查询未来月份。", "That month has not come yet.")
     return cycle

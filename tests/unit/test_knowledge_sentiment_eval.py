@@ -34,7 +34,7 @@ def test_every_consultation_is_an_article_with_its_reply_as_body(kb):
 ])
 def test_questions_in_own_words_find_their_article(kb, question, article):
     hits = kb.search(question)
-    assert hits and hits[0][0].id == article
+    assert hits and (hits[0][0].id == article or hits[0][0].id.startswith(article + "."))  # or a more specific one
 
 
 def test_a_question_with_nothing_in_common_finds_nothing(kb):

@@ -1,0 +1,1 @@
+"""小贝, the smart assistant: entities, NLU, dialogue, knowledge base and evaluation."""

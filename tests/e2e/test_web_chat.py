@@ -1,0 +1,423 @@
+"""在线客服 as a customer sees it: the /chat page in a real headless Chromium, talking to 小贝.
+
+`hotline serve` runs as a subprocess on a free loopback port over a fresh SQLite database seeded with
+the demo population; Selenium drives Debian's chromium through chromedriver at a phone-sized window.
+The one-time code "sent by SMS" is read from the server's ``sms_outbox`` table, as a phone would receive
+it. Every wait is bounded (explicit waits, no sleeps); the browser and the server are always stopped.
+Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (Debian's chromium and chromium-driver);
+without them the module is skipped with the reason (a failure under ``HOTLINE_REQUIRE_ALL=1``).
+
+One more test, without a browser, checks that the page and its assets are served (and need no API token).
+
+The first turn of a server loads 小贝's NLU model; the very first run on a machine trains it (a minute or
+two, then cached), so each server is warmed up over HTTP, within WARM_TIMEOUT, before the browser waits.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+
+from conftest import TEST_KDF_N, need
+from hotline.api.app import create_app
+from hotline.bootstrap import bootstrap
+from hotline.store.sql.tables import sms_outbox
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:  # pragma: no cover - selenium is in the test extras
+    webdriver = None
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+REPO = Path(__file__).resolve().parents[2]   # the server runs this checkout's code
+ZHANG = "13800138000"
+
+WAIT = 20.0              # what a customer waits for: a reply, a notice, the page
+RECONNECT_WAIT = 30.0    # the page's reconnect back-off is at most ~12 s between attempts
+START_TIMEOUT = 60.0     # the server answers /healthz
+WARM_TIMEOUT = 600.0     # the server's first assistant turn: loads (the first time ever: trains) the NLU
+PHONE = (390, 844)       # a phone-sized viewport
+
+ASSISTANT = '[data-testid="msg-assistant"] [data-testid="msg-text"]'
+CUSTOMER = '[data-testid="msg-customer"]'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+
+
+class Server:
+    """`hotline serve` on 127.0.0.1:port over SQLite in ``root``; it can be stopped and started again."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db_path = root / "var" / "hotline.db"
+        self.log = root / "server.out"
+        self.proc: subprocess.Popen | None = None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_") or k == "HOTLINE_NLU_CACHE"}
+        env.update(HOTLINE_DATA_DIR=str(root / "var"), HOTLINE_DATABASE_URL="", HOTLINE_SEED_DEMO="1",
+                   HOTLINE_DEMO_SUBSCRIBERS="20", HOTLINE_PASSWORD_KDF_N=str(TEST_KDF_N), HOTLINE_DB_THREADS="4",
+                   HOTLINE_LOG_LEVEL="warning",
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))
+        self.env = env
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "hotline.cli", "serve", "--port", str(self.port)],
+                                         env=self.env, cwd=self.root, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT)
+        poll("the server answers /healthz", lambda: self._get_ok("/healthz"), START_TIMEOUT, self.tail)
+
+    def warm_up(self) -> None:
+        """One assistant turn over HTTP, so the NLU is loaded before the browser's bounded waits."""
+        try:
+            r = httpx.post(f"{self.url}/api/v1/assistant/messages", json={"text": "你好"}, timeout=WARM_TIMEOUT)
+        except httpx.HTTPError as err:
+            pytest.fail(f"小贝 did not answer within {WARM_TIMEOUT:.0f} s: {err!r}\n{self.tail()}")
+        assert r.status_code == 200, f"{r.status_code} {r.text}\n{self.tail()}"
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def conversation(self, conversation_id: str) -> dict:
+        r = httpx.get(f"{self.url}/api/v1/assistant/conversations/{conversation_id}", timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def newest_code(self, msisdn: str, after_id: int = 0) -> tuple[int, str]:
+        """The newest one-time code queued for ``msisdn`` (newer than ``after_id``): (row id, code)."""
+        engine = create_engine(f"sqlite:///{self.db_path}")
+        try:
+            def read():
+                with engine.connect() as conn:
+                    row = conn.execute(select(sms_outbox.c.id, sms_outbox.c.text)
+                                       .where(sms_outbox.c.msisdn == msisdn, sms_outbox.c.id > after_id)
+                                       .order_by(sms_outbox.c.id.desc()).limit(1)).first()
+                return row
+            row = poll(f"a code queued for {msisdn}", read, WAIT, self.tail)
+        finally:
+            engine.dispose()
+        m = re.search(r"(?<!\d)(\d{6})(?!\d)", row.text)
+        assert m, f"no 6-digit code in the SMS: {row.text!r}"
+        return row.id, m.group(1)
+
+    def last_outbox_id(self) -> int:
+        engine = create_engine(f"sqlite:///{self.db_path}")
+        try:
+            with engine.connect() as conn:
+                return conn.execute(select(sms_outbox.c.id).order_by(sms_outbox.c.id.desc()).limit(1)).scalar() or 0
+        finally:
+            engine.dispose()
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no server output)"
+        return "--- server output ---\n" + "\n".join(text[-lines:])
+
+    def _get_ok(self, path: str) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            pytest.fail(f"the server exited ({self.proc.returncode})\n{self.tail()}")
+        try:
+            return httpx.get(self.url + path, timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+
+def poll(what: str, check, timeout: float, diagnostics=lambda: ""):
+    """``check()`` until truthy, through WebDriverWait's bounded polling (no sleeps of our own)."""
+    try:
+        return WebDriverWait(None, timeout, poll_frequency=0.1).until(lambda _: check())
+    except TimeoutException:
+        pytest.fail(f"{what}: not within {timeout:.0f} s\n{diagnostics()}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The customer's browser
+
+
+class Customer:
+    """What a customer does on the page and sees on it."""
+
+    def __init__(self, driver, server: Server) -> None:
+        self.driver = driver
+        self.server = server
+
+    def open(self) -> None:
+        self.driver.get(f"{self.server.url}/chat")
+        self.wait_online()
+
+    def wait_online(self, timeout: float = WAIT) -> None:
+        self.wait("the page connects to 小贝", lambda d: self.status() == "online", timeout)
+
+    def status(self) -> str:
+        return self.driver.find_element(By.ID, "status").get_attribute("data-state")
+
+    def el(self, testid: str):
+        return self.driver.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+    def all(self, css: str):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def replies(self) -> list[str]:
+        return [e.text for e in self.all(ASSISTANT)]
+
+    def transcript(self) -> list[tuple[str, str]]:
+        return [(li.get_attribute("data-testid"), li.find_element(By.CSS_SELECTOR, '[data-testid="msg-text"]').text)
+                for li in self.all("#messages > li")]
+
+    def conversation_id(self) -> str:
+        return self.driver.execute_script("return sessionStorage.getItem('hotline.chat.conversation_id')")
+
+    def type(self, text: str) -> None:
+        box = self.el("input")
+        box.clear()
+        box.send_keys(text)
+        box.send_keys(Keys.ENTER)
+
+    def say(self, text: str, timeout: float = WAIT) -> list[str]:
+        """Type ``text`` and press Enter; the replies of that turn."""
+        before = len(self.replies())
+        self.type(text)
+        return self.answered(before, f"a reply to {text!r}", timeout)
+
+    def click_choice(self, label_part: str | None = None, index: int = 0) -> tuple[str, list[str]]:
+        """Click a choice button of the last reply (the first whose label contains ``label_part``)."""
+        buttons = [b for b in self.all('[data-testid="choice"]') if b.is_enabled()]
+        if label_part is not None:
+            buttons = [b for b in buttons if label_part in b.text]
+        assert buttons, f"no choice {label_part!r} on the page: {self.replies()[-3:]}"
+        before = len(self.replies())
+        label = buttons[index].text
+        buttons[index].click()
+        return label, self.answered(before, f"a reply to the choice {label!r}")
+
+    def answered(self, before: int, what: str, timeout: float = WAIT) -> list[str]:
+        self.wait(what, lambda d: len(self.replies()) > before and not self.all('[data-state="pending"]')
+                  and not self.el("typing").is_displayed(), timeout)
+        return self.replies()[before:]
+
+    def wait(self, what: str, condition, timeout: float = WAIT):
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
+        except TimeoutException:
+            pytest.fail(f"{what}: not within {timeout:.0f} s\n{self.diagnostics()}")
+
+    def diagnostics(self) -> str:
+        parts = []
+        try:
+            parts.append("--- the page ---\n" + "\n".join(f"{role}: {text}" for role, text in self.transcript()))
+            parts.append(f"status: {self.status()}")
+        except WebDriverException as err:
+            parts.append(f"(page unreadable: {err.msg})")
+        try:
+            logs = self.driver.get_log("browser")
+            parts.append("--- browser console ---\n" + "\n".join(e["message"] for e in logs[-20:]))
+        except Exception:  # the log may be unavailable; the rest still helps
+            pass
+        parts.append(self.server.tail())
+        return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """The browser and its driver are there (checked before any server is started)."""
+    need(webdriver is not None, "selenium is not installed (pip install -e '.[test]')")
+    need(os.access(CHROMIUM, os.X_OK), f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    need(os.access(CHROMEDRIVER, os.X_OK),
+         f"chromedriver is not installed at {CHROMEDRIVER} (apt-get install chromium-driver)")
+
+
+@pytest.fixture
+def driver(browser):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--lang=zh-CN",
+                "--disable-extensions", "--no-first-run", "--no-default-browser-check"):
+        options.add_argument(arg)
+    # A phone: its viewport, pixel ratio and touch (a headless window is never narrower than 500 px).
+    options.add_experimental_option("mobileEmulation", {
+        "deviceMetrics": {"width": PHONE[0], "height": PHONE[1], "pixelRatio": 3.0, "touch": True}})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        drv.set_page_load_timeout(WAIT)
+        drv.set_script_timeout(WAIT)
+        yield drv
+    finally:
+        drv.quit()
+
+
+@pytest.fixture(scope="module")
+def server(browser, tmp_path_factory):
+    """One server for the module (each start loads the NLU model); the last test restarts it."""
+    srv = Server(tmp_path_factory.mktemp("web_chat"))
+    try:
+        srv.start()
+        srv.warm_up()
+        yield srv
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests
+
+
+async def test_the_page_and_its_assets_are_served(settings, clock):
+    """Without a browser: /chat is the page, with its script and style beside it. Customers need no API
+    token for it, while the API itself still does."""
+    hl = bootstrap(settings.model_copy(update={"api_token": "s3cret"}), clock=clock)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(hl)),
+                                     base_url="http://hotline.test", follow_redirects=True) as client:
+            page = await client.get("/chat")
+            assert page.status_code == 200 and str(page.url).endswith("/chat/")
+            assert page.headers["content-type"].startswith("text/html")
+            assert "中国移动 在线客服 · 小贝" in page.text and 'src="chat.js"' in page.text
+            assert "/api/v1/assistant/ws" in page.text
+            for asset, kind in (("chat.js", "javascript"), ("chat.css", "text/css")):
+                r = await client.get(f"/chat/{asset}")
+                assert r.status_code == 200 and kind in r.headers["content-type"], asset
+            assert (await client.get("/api/v1/businesses")).status_code == 401
+    finally:
+        hl.close()
+
+
+def test_a_customer_chats_with_xiaobei(driver, server):
+    me = Customer(driver, server)
+    me.open()
+    assert driver.current_url.endswith("/chat/")
+    assert "中国移动 在线客服 · 小贝" in me.el("title").text
+    assert me.el("welcome").is_displayed() and not me.all(ASSISTANT)
+    width = driver.execute_script("return document.documentElement.clientWidth")
+    assert width <= PHONE[0] and driver.execute_script(
+        "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"), \
+        "the page scrolls sideways on a phone"
+    for testid in ("input", "send", "msisdn", "lang-toggle"):   # every control is named for a screen reader
+        el = me.el(testid)
+        assert el.get_attribute("aria-label") or driver.find_elements(
+            By.CSS_SELECTOR, f'label[for="{el.get_attribute("id")}"]'), testid
+
+    # A greeting, answered.
+    greeting = me.say("你好")
+    assert any("小贝" in r for r in greeting), greeting
+    assert not me.all('[data-testid="welcome"]')
+
+    # The balance: the number from the 手机号 field, a one-time code by SMS, then the answer.
+    me.el("msisdn").send_keys(ZHANG)
+    seen = server.last_outbox_id()
+    asked = me.say("查一下我的话费余额")
+    assert any("验证码" in r and "138****8000" in r for r in asked), asked
+    assert me.el("input").get_attribute("data-stage") == "otp"
+    _, code = server.newest_code(ZHANG, after_id=seen)
+    answer = me.say(code)
+    assert any("56.70" in r for r in answer), answer
+    assert me.all(CUSTOMER)[-1].text.strip().endswith("••••••"), "the code is not masked in the transcript"
+    assert code not in driver.execute_script("return JSON.stringify(sessionStorage)")
+
+    # Choices are buttons; clicking one sends its label. Declining the order charges nothing.
+    packs = me.say("我想办个流量包")
+    assert me.all('[data-testid="choice"]'), f"no choices offered: {packs}"
+    label, confirm = me.click_choice(index=0)
+    assert me.all(CUSTOMER)[-1].text.strip().endswith(label)
+    assert not any(label in r for r in packs), "the options are listed twice: as text and as buttons"
+    assert any("是" in r for r in confirm), confirm
+    _, declined = me.click_choice("不")
+    assert any("取消" in r for r in declined), declined
+    assert all(not b.is_enabled() for b in me.all('[data-testid="choice"]')), "old choices stay clickable"
+
+    # A consultation: the answer shows the knowledge-base article it comes from.
+    before = len(me.all('[data-testid="article-source"]'))
+    roaming = me.say("出国漫游怎么收费")
+    sources = me.all('[data-testid="article-source"]')
+    assert len(sources) == before + 1, roaming
+    assert sources[-1].text.startswith("来源：知识库《") and sources[-1].get_attribute("data-article"), sources[-1].text
+    assert any("漫游" in r for r in roaming), roaming
+
+    # A human: the hand-off notice.
+    assert not me.el("handoff-banner").is_displayed()
+    me.say("转人工")
+    me.wait("the hand-off notice", lambda d: me.all('[data-testid="handoff-notice"]'))
+    assert "人工客服" in me.el("handoff-notice").text
+    assert me.el("handoff-banner").is_displayed()
+
+    # A reload keeps the transcript and the conversation; the next message continues it.
+    conversation = me.conversation_id()
+    shown = me.transcript()
+    driver.refresh()
+    me.wait_online()
+    assert me.transcript() == shown
+    assert me.conversation_id() == conversation
+    assert me.el("handoff-banner").is_displayed() and me.el("msisdn").get_attribute("value") == ZHANG
+    thanks = me.say("谢谢")
+    assert thanks and me.conversation_id() == conversation
+
+    stored = server.conversation(conversation)
+    said = [m["text"] for m in stored["transcript"] if m["role"] == "customer"]
+    assert said == ["你好", "查一下我的话费余额", "******", "我想办个流量包", label, "不", "出国漫游怎么收费",
+                    "转人工", "谢谢"], said
+    assert len(stored["handoffs"]) == 1
+
+
+def test_the_chat_carries_on_across_a_server_restart(driver, server):
+    me = Customer(driver, server)
+    me.open()
+
+    # English: the page and 小贝's replies.
+    me.el("lang-toggle").click()
+    assert me.el("send").text == "Send" and driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    hello = me.say("你好")
+    assert any("Xiaobei" in r for r in hello), hello
+    me.el("lang-toggle").click()
+    conversation = me.conversation_id()
+
+    # The server goes away: a polite error, and what the customer types waits for it.
+    server.stop()
+    me.wait("the connection error", lambda d: me.all('[data-testid="error-bubble"]'))
+    assert "抱歉" in me.el("error-bubble").text
+    before = len(me.replies())
+    me.type("谢谢")
+    assert me.all(CUSTOMER)[-1].get_attribute("data-state") == "pending"
+
+    # It comes back on the same port and database: the message is answered, in the same conversation.
+    server.start()
+    server.warm_up()
+    me.wait_online(RECONNECT_WAIT)
+    thanks = me.answered(before, "the reply to the message typed while offline")
+    assert thanks and me.conversation_id() == conversation
+    assert not me.all('[data-testid="error-bubble"]')
+    said = [m["text"] for m in server.conversation(conversation)["transcript"] if m["role"] == "customer"]
+    assert said == ["你好", "谢谢"], said
