@@ -134,13 +134,14 @@ def content_key(paths: Iterable[Path]) -> str:
 class Featurizer:
     """Text → feature strings: char 1–3-grams, jieba words and word pairs, pinyin syllables and pairs.
 
-    Numbers, sizes, sums, months, dates, phone numbers and product names are masked: they say which
-    one, not what for. "开通咪咕音乐" and "开通和彩云" are one intent (subscribe.vas) to the classifier;
-    the product found in the text then picks the specific business (``NLU._specific``). The kind of
-    product named (vas, data pack, plan …) stays as a feature.
+    Numbers, sizes, sums, months, dates and phone numbers are masked: they say which one, not what for.
+    Product names stay, and the product each one names (found even through a typo or homophone, 和才云)
+    and its kind are features too. Businesses that only preset their parent's product are learnt as
+    the parent ("开通咪咕音乐" and "开通和彩云" are both subscribe.vas); the product found in the text
+    then picks the specific business (``NLU._specific``).
     """
 
-    MASKED = {"money", "data", "month", "date", "msisdn", "phone", "number", "product"}
+    MASKED = {"money", "data", "month", "date", "msisdn", "phone", "number"}
 
     def __init__(self, extractor: EntityExtractor) -> None:
         self.extractor = extractor
@@ -160,7 +161,7 @@ class Featurizer:
                 out.append(_PLACEHOLDER.get(f"<{e.type}>", "\ue008"))
                 pos = e.end
             if e.type == "product":
-                extra.append(f"kind:{self.kinds.get(str(e.value), '')}")
+                extra += [f"prod:{e.value}", f"kind:{self.kinds.get(str(e.value), '')}"]
         out.append(norm[pos:])
         t = "".join(out)
         t = _FILLERS.sub("", t) or t
