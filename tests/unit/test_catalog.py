@@ -96,3 +96,23 @@ def test_invalid_toml_names_the_file(tmp_path):
     d = _broken(tmp_path, "[[business]]", "[[business", "broadband.toml")
     with pytest.raises(CatalogError, match="broadband.toml: not valid TOML"):
         load_catalog(d)
+
+
+def test_400_businesses_each_say_how_customers_ask_and_every_consultation_answers():
+    assert len(CATALOG) >= 400
+    few = [b.code for b in CATALOG if len(set(b.examples)) < 12]
+    assert few == []
+    for b in CATALOG:
+        if b.handler == "info":
+            assert b.tags and b.reply["ok"].zh and b.reply["ok"].en, b.code
+
+
+def test_the_nlu_model_is_rebuilt_when_the_catalogue_changes(tmp_path):
+    from hotline.assistant.nlu import content_key
+
+    f = tmp_path / "x.toml"
+    f.write_text('[[business]]\ncode = "a.b"\n', encoding="utf-8")
+    before = content_key([f])
+    assert content_key([f]) == before
+    f.write_text('[[business]]\ncode = "a.c"\n', encoding="utf-8")
+    assert content_key([f]) != before
