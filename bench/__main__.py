@@ -1,7 +1,8 @@
-"""``python -m bench [seeding] [orders] [sms] [profile] [options]``: run benchmarks, print one table at the end.
+"""``python -m bench [seeding] [orders] [sms] [nlu] [assistant] [profile] [options]``: run benchmarks, print one
+table at the end.
 
-With no names, runs every benchmark (seeding, orders, sms); ``profile`` (a cProfile breakdown of the
-sequential order loop) only runs when named. Results also go to bench/results/latest.json.
+With no names, runs every benchmark (seeding, orders, sms, nlu, assistant); ``profile`` (a cProfile breakdown
+of the sequential order loop) only runs when named. Results also go to bench/results/latest.json.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Callable
 
 from bench.common import BACKENDS, KDF_N, Row, env_float, env_int, log, render_table, write_results
 
-ALL = ("seeding", "orders", "sms")
+ALL = ("seeding", "orders", "sms", "nlu", "assistant")
 NAMED = ALL + ("profile",)
 
 
@@ -26,6 +27,10 @@ def _runner(name: str) -> Callable[..., list[Row]]:
         from bench.orders import run
     elif name == "sms":
         from bench.sms import run
+    elif name == "nlu":
+        from bench.nlu import run
+    elif name == "assistant":
+        from bench.assistant import run
     else:
         from bench.profiling import run
     return run
@@ -58,6 +63,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="sms: subscribers seeded for the SMS load (default 2000)")
     p.add_argument("--sms-workers", default=os.environ.get("HOTLINE_BENCH_SMS_WORKERS", "1,all"),
                    help="sms: comma-separated uvicorn worker counts, 'all' = one per core (default 1,all)")
+    p.add_argument("--nlu-seconds", type=float, default=env_float("HOTLINE_BENCH_NLU_SECONDS", 10.0),
+                   help="nlu: seconds of the timed loop on one core (default 10)")
+    p.add_argument("--nlu-cpu", type=int, default=env_int("HOTLINE_BENCH_NLU_CPU", -1),
+                   help="nlu: the core to pin to (default: the highest-numbered one allowed)")
+    p.add_argument("--assistant-seconds", type=float, default=env_float("HOTLINE_BENCH_ASSISTANT_SECONDS", 8.0),
+                   help="assistant: seconds of saturated load, and as many of the trivial endpoint (default 8)")
+    p.add_argument("--assistant-open-seconds", type=float,
+                   default=env_float("HOTLINE_BENCH_ASSISTANT_OPEN_SECONDS", 16.0),
+                   help="assistant: seconds of the fixed-rate run at half the saturated rate (default 16)")
+    p.add_argument("--assistant-concurrency", type=int, default=env_int("HOTLINE_BENCH_ASSISTANT_CONCURRENCY", 32),
+                   help="assistant: keep-alive connections; requests in flight when saturated (default 32)")
+    p.add_argument("--assistant-subscribers", type=int, default=env_int("HOTLINE_BENCH_ASSISTANT_SUBSCRIBERS", 500),
+                   help="assistant: synthetic subscribers seeded (default 500)")
+    p.add_argument("--assistant-workers", default=os.environ.get("HOTLINE_BENCH_ASSISTANT_WORKERS", "1"),
+                   help="assistant: comma-separated uvicorn worker counts, 'all' = one per core (default 1)")
     args = p.parse_args(argv)
     unknown = [b for b in args.benchmarks if b not in NAMED]
     if unknown:
@@ -82,7 +102,11 @@ def main(argv: list[str] | None = None) -> None:
               "order_seconds": args.order_seconds, "concurrency": args.concurrency,
               "profile_orders": args.profile_orders, "password_kdf_n": KDF_N,
               "sms_seconds": args.sms_seconds, "sms_concurrency": args.sms_concurrency,
-              "sms_subscribers": args.sms_subscribers, "sms_workers": args.sms_workers}
+              "sms_subscribers": args.sms_subscribers, "sms_workers": args.sms_workers,
+              "nlu_seconds": args.nlu_seconds, "nlu_cpu": None if args.nlu_cpu < 0 else args.nlu_cpu,
+              "assistant_seconds": args.assistant_seconds, "assistant_open_seconds": args.assistant_open_seconds,
+              "assistant_concurrency": args.assistant_concurrency,
+              "assistant_subscribers": args.assistant_subscribers, "assistant_workers": args.assistant_workers}
     started = time.time()
     params["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
     rows: list[Row] = []
@@ -91,7 +115,13 @@ def main(argv: list[str] | None = None) -> None:
                               population=args.population, seconds=args.order_seconds,
                               concurrency=args.concurrency, profile_orders=args.profile_orders,
                               sms_seconds=args.sms_seconds, sms_concurrency=args.sms_concurrency,
-                              sms_subscribers=args.sms_subscribers, sms_workers=args.sms_workers)
+                              sms_subscribers=args.sms_subscribers, sms_workers=args.sms_workers,
+                              nlu_seconds=args.nlu_seconds, nlu_cpu=params["nlu_cpu"],
+                              assistant_seconds=args.assistant_seconds,
+                              assistant_open_seconds=args.assistant_open_seconds,
+                              assistant_concurrency=args.assistant_concurrency,
+                              assistant_subscribers=args.assistant_subscribers,
+                              assistant_workers=args.assistant_workers)
     path = write_results(rows, params, started)
     log(f"done in {time.time() - started:.0f}s; results in {path}")
     print(render_table(rows))

@@ -19,6 +19,15 @@ Protocol (one JSON object per line):
   target's connections one at a time (see ``_Target.reconnect_all``);
 * ``{"cmd": "quit"}``.
 
+Other benchmarks reuse this process and its protocol with their own generator: the first line may
+name one as ``"generator": "module:Class"`` (default ``LoadGen``; ``bench/assistant.py`` does this).
+Such a class takes the config, has ``targets`` and ``run(target, seconds, **options)``; keys of a
+``run`` command besides ``cmd``, ``target`` and ``seconds`` (e.g. ``"rate"``) are passed as options,
+and any other command goes to its ``command(cmd)`` coroutine. ``OpenLoop`` below is the fixed-rate
+schedule such a generator can use: requests are due on a clock, whether or not the server keeps up,
+and a latency is counted from when the request was *due*, so a stalled server is not hidden by a
+client that politely waits (coordinated omission).
+
 The SMS load: each connection plays simulated subscribers, one session at a time, from its own
 disjoint share of the numbers (so no number ever has two messages in flight, as with a real phone),
 round robin. A session is a query (70% of commands: YE, CXLL, CXHF, CXTC, JF, 0000 …, one message),
@@ -31,6 +40,7 @@ slice's end resumes at the next slice of the same target (the pending confirmati
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import random
 import sys
@@ -153,6 +163,44 @@ def _sms_script(numbers: list[str], w: int, seed: int) -> Iterator[tuple[str, st
             yield "menu_choice", number, rng.choice(MENU_DIGITS)
 
 
+class OpenLoop:
+    """A fixed-rate schedule shared by a target's connections (open loop).
+
+    Request ``k`` is due at ``start + k / rate``. A free connection claims the next due time, sleeps
+    until then and sends; when every connection is busy, due times pile up and are claimed late, and
+    the latency a caller measures from the due time includes that wait, as a customer's would.
+    Requests due before ``deadline`` are all sent, unless the backlog is still unsent ``drain`` seconds
+    after it (an overloaded server): those count as ``unsent``."""
+
+    def __init__(self, rate: float, seconds: float, *, drain: float = 5.0) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.interval = 1.0 / rate
+        self.start = time.perf_counter()
+        self.deadline = self.start + seconds
+        self.give_up = self.deadline + drain
+        self.k = 0
+        self.claimed_late = 0      # claimed after their due time (every connection was busy)
+        self.unsent = 0
+
+    async def next(self) -> float | None:
+        """The due time of the next request (after sleeping until it), or None when the run is over."""
+        due = self.start + self.k * self.interval
+        if due >= self.deadline:
+            return None
+        now = time.perf_counter()
+        if now > self.give_up:
+            self.unsent = int((self.deadline - due) / self.interval) + 1
+            self.deadline = due        # the others give up too
+            return None
+        self.k += 1
+        if due > now:
+            await asyncio.sleep(due - now)
+        elif now - due > 0.001:
+            self.claimed_late += 1
+        return due
+
+
 class LoadGen:
     def __init__(self, cfg: dict[str, Any]) -> None:
         conc = int(cfg.get("concurrency", 32))
@@ -175,6 +223,9 @@ class LoadGen:
                           ensure_ascii=False).encode()
         return (b"POST /api/v1/sms/inbound HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
                 b"Content-Length: %d\r\n\r\n" % (port, len(body))) + body
+
+    async def command(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        raise ValueError(f"unknown command: {cmd!r}")
 
     async def run(self, target: str, seconds: float) -> dict[str, Any]:
         t = self.targets[target]
@@ -247,7 +298,8 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    gen = LoadGen(json.loads(await reader.readline()))
+    cfg = json.loads(await reader.readline())
+    gen = _generator(cfg.get("generator"))(cfg)
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()
@@ -264,9 +316,21 @@ async def _main() -> None:
             out.write(json.dumps({"connected": t.concurrency}) + "\n")
             out.flush()
             continue
-        res = await gen.run(cmd["target"], float(cmd["seconds"]))
+        if cmd.get("cmd") == "run":
+            options = {k: v for k, v in cmd.items() if k not in ("cmd", "target", "seconds")}
+            res = await gen.run(cmd["target"], float(cmd["seconds"]), **options)
+        else:
+            res = await gen.command(cmd)
         out.write(json.dumps(res) + "\n")
         out.flush()
+
+
+def _generator(spec: str | None):
+    """The generator class named ``module:Class`` in the config (default: this module's LoadGen)."""
+    if not spec:
+        return LoadGen
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def main() -> None:

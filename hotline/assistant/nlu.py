@@ -61,7 +61,7 @@ _PERIODS = (
     (re.compile(r"日包|一天|当天|今天|24小时"), lambda p: "日" in p.name_zh),
     (re.compile(r"周包|一周|一星期|7天|七天"), lambda p: "周" in p.name_zh),
 )
-_FILLERS = re.compile(r"^(?:喂+|你好|您好|那个|嗯+|呃+|哎|唉|请问|麻烦)[,，。.!！ ]*")
+_FILLERS = re.compile(r"^(?:(?:喂+|你好|您好|那个|嗯+|恩+|呃+|哎|唉|请问|麻烦(?:你|您)?|小贝)[,，。.!！~～ ]*)+")
 
 
 def normalize(text: str) -> str:
