@@ -428,7 +428,7 @@ def _load_or_train(catalog: Catalog, extractor: EntityExtractor, cache_dir: Path
     path = cache_dir / f"intent-{key}.joblib"
     if path.exists() and not retrain:
         try:
-            model = joblib.load(path)
+            model = joblib.load(path, mmap_mode="r")   # the weights are mapped, not read: loads in a blink
             if isinstance(model, IntentModel) and model.key == key:
                 return model
         except Exception:  # a corrupt or foreign cache file: rebuild it
