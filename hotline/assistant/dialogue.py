@@ -43,11 +43,16 @@ OTP_TTL = dt.timedelta(minutes=5)
 OTP_TRIES = 3
 SMS_SENDER = "10086"
 PUBLIC_HANDLERS = {"info", "menu", "store.locate", "fraud.verify"}   # need no subscriber
+# What changes the account is confirmed in a chat even when free (a cancellation, a switch): the
+# customer sees what 小贝 understood before it is done, and a misunderstanding costs nothing.
+CHANGES = {"product.subscribe", "product.cancel", "plan.change", "feature.set", "status.change",
+           "points.redeem", "payment.recharge", "marketing.set"}
 CONFIDENT = 0.55                        # enough to switch business in the middle of a step
 
 _HUMAN = re.compile(r"转人工|人工服务|人工客服|找客服|找人工|真人|接人工|要人工|人工台|人工坐席|客服人员|"
                     r"\bagent\b|\bhuman\b|real person", re.I)
 _ELLIPTIC = re.compile(r"^(那|那么|那就|还有|再|换成|改成|改为|要是|如果是)|呢[?？]?$|的呢|呢$")
+_ELLIPSIS = re.compile(r"^(那么|那就|那|还有|再问一下|再)|(的)?呢[?？。]*$")
 _SAME = re.compile(r"刚才(那个|的)|还是(那个|刚才)|上次(那个|的)|一样的|同一个|跟刚才")
 _RESEND = re.compile(r"重发|重新发|再发|没收到|resend", re.I)
 _USE_OTP = re.compile(r"验证码|短信验证|忘(记|了)密码|不知道密码|没有密码|\bcode\b", re.I)
@@ -224,8 +229,16 @@ class Assistant:
     async def _understand(self, turn: _Turn, u: Understanding | None = None) -> None:
         state = turn.state
         u = u or self.nlu.understand(turn.text)
-        turn.understanding = u
         last = state.get("last")
+        if last and _ELLIPTIC.search(turn.text):   # "那话费呢": the question is what is left without 那…呢
+            core = _ELLIPSIS.sub("", turn.text.strip())
+            if core and core != turn.text.strip():
+                v = self.nlu.understand(core, within=last["business"].split(".")[0] + ".")
+                if v.intent in self.catalog.by_code and (u.intent not in self.catalog.by_code or
+                                                         v.confidence > u.confidence):
+                    u = Understanding(turn.text, v.intent, v.confidence, u.entities or v.entities,
+                                      v.alternatives, v.scored)
+        turn.understanding = u
         # Context: "那上个月的呢" / "还是刚才那个" continue the last business with what is new.
         if last and (u.intent == OOS or u.confidence < CONFIDENT or _ELLIPTIC.search(turn.text)
                      or _SAME.search(turn.text)):
@@ -342,10 +355,12 @@ class Assistant:
                 self._pend(turn, "password", business, params)
                 turn.say(say("password", turn.lang, what=self._name(business, turn.lang)))
             return
-        if business.confirm:
+        if business.confirm or business.handler in CHANGES:
             self._pend(turn, "confirm", business, params)
             preview = self.services.preview(business, params, turn.lang)
-            key = "confirm" if preview["price"] else "confirm_free"
+            off = business.handler == "product.cancel" or params.get("action") == "off"
+            key = "confirm_off" if off else "confirm" if preview["price"] and preview["price"] not in ("免费", "free") \
+                else "confirm_free"
             turn.say(say(key, turn.lang, **preview), choices=["是", "不"] if turn.lang == "zh" else ["yes", "no"])
             return
         await self._execute(turn, business, params, f"assistant:{turn.conv.id}:{turn.conv.seq + 1}")

@@ -347,9 +347,10 @@ class NLU:
         model = load_or_train(catalog, extractor, cache_dir=cache_dir, retrain=retrain)
         return cls(model, extractor, catalog, clock_today)
 
-    def understand(self, text: str, *, expect: Sequence[str] = ()) -> Understanding:
+    def understand(self, text: str, *, expect: Sequence[str] = (), within: str = "") -> Understanding:
         """The intent of one utterance. ``expect`` lists intents the dialogue is waiting for (a
-        yes/no after a confirmation): they win over a marginally better guess."""
+        yes/no after a confirmation): they win over a marginally better guess. ``within`` keeps to the
+        intents whose code starts with it."""
         norm = normalize(text)
         if not norm.strip(" ?？。.!！,，~～…"):
             return Understanding(text, OOS, 1.0)
@@ -357,6 +358,11 @@ class NLU:
         feats = self.featurizer(norm, entities)
         X = self.model.vectorizer.transform([feats])
         probs = self.model.probabilities(self.model.scores(X))[0]
+        if within:   # the dialogue's context says which kind of business this is ("那话费呢" after a query)
+            inside = np.char.startswith(self.model.classes.astype(str), within)
+            if inside.any():
+                probs = np.where(inside, probs, 0.0)
+                probs = probs / probs.sum()
         order = np.argsort(-probs)[:4]
         best = str(self.model.classes[order[0]])
         conf = float(probs[order[0]])

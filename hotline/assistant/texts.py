@@ -48,6 +48,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                 "You are ordering {what}, {price}, effective {effective}. Reply yes to confirm or no to cancel."),
     "confirm_free": ("您将办理“{what}”。确认请回复“是”，取消请回复“不”。",
                      "You are about to: {what}. Reply yes to confirm or no to cancel."),
+    "confirm_off": ("您将退订/关闭“{what}”。确认请回复“是”，不退订请回复“不”。",
+                    "You are about to cancel or turn off {what}. Reply yes to confirm or no to keep it."),
     "confirm_again": ("请回复“是”确认办理“{what}”，或回复“不”取消。", "Reply yes to confirm {what}, or no to cancel."),
     "cancelled": ("好的，已取消办理“{what}”，没有产生任何费用。还有什么可以帮您？",
                   "OK, {what} was cancelled; nothing was charged. Anything else?"),

@@ -112,12 +112,25 @@ async def test_a_correction_switches_business(demo):
     assert chat.last.state["business"].startswith("cancel.vas") and "咪咕音乐" in text
 
 
+async def test_even_a_free_cancellation_is_confirmed_in_chat(demo):
+    chat = Chat(demo)
+    text = await chat.say("帮我把咪咕音乐会员退了")
+    assert "退订" in text and "确认" in text and chat.last.state["stage"] == "confirm"
+    before = {s["code"] for s in (await demo.bss.account(ZHANG))["subscriptions"] if s["end_cycle"] is None}
+    await chat.say("不是，我是要退订手机报")
+    assert "vas.migu_music_vip" in {s["code"] for s in (await demo.bss.account(ZHANG))["subscriptions"]
+                                    if s["end_cycle"] is None} and before
+
+
 async def test_context_carries_over_to_the_next_question(demo):
     chat = Chat(demo)
     first = await chat.say("查一下上个月的账单")
     assert chat.last.intent == "query.bill" and "10月" in first
     second = await chat.say("那九月份的呢")
     assert chat.last.intent == "query.bill" and "9月" in second
+    await chat.say("我这个月流量还剩多少")
+    third = await chat.say("那话费呢")
+    assert chat.last.intent in ("query.charges", "query.balance") and "元" in third
 
 
 async def test_a_protected_business_asks_for_the_password_and_never_keeps_it(demo):
