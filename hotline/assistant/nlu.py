@@ -54,6 +54,14 @@ _PLACEHOLDER = {"<money>": "\ue000", "<data>": "\ue001", "<month>": "\ue002", "<
                 "<phone>": "\ue004", "<product>": "\ue005", "<province>": "\ue006", "<city>": "\ue007",
                 "<number>": "\ue008", "<msisdn>": "\ue004"}
 _MASKS = set(_PLACEHOLDER.values())
+# Words every pack or service name has: what is left tells one child business from its siblings.
+_GENERIC = re.compile(r"（[^）]*）|\([^)]*\)|开通|办理|退订|取消|关闭|流量|套餐|业务|会员|定向|月包|日包|周包|包月|"
+                      r"当月有效|语音|分钟|短信|国内|通用|服务|功能|呼叫|转移|[包的个元月]|\d+|gb?|mb?")
+
+
+def _pairs(text: str) -> set[str]:
+    t = text.replace(" ", "")
+    return {t[i:i + 2] for i in range(len(t) - 1)}
 # What a customer says about a pack's period, and which packs it fits.
 _PERIODS = (
     (re.compile(r"月包|包月|每月|每个月|按月|连续包|自动续|长期"), lambda p: p.billing.value == "monthly"),
@@ -334,10 +342,14 @@ class NLU:
         self.catalog = catalog
         self._today = clock_today or dt.date.today
         self._children: dict[str, list[tuple[str, str]]] = {}   # parent → [(child, preset product)]
+        self._marks: dict[str, set[str]] = {}                  # child → character pairs only its names have
         for b in catalog:
             product = b.preset.get("product") or b.preset.get("plan")
             if b.parent and product:
                 self._children.setdefault(b.parent, []).append((b.code, product))
+                p = extractor.products.get(product)
+                names = [b.name_zh] + ([p.name_zh] if p else [])
+                self._marks[b.code] = {m for n in names for m in _pairs(_GENERIC.sub("", normalize(n)))}
 
     @classmethod
     def build(cls, catalog: Catalog, products, *, cache_dir: Path | None = None, retrain: bool = False,
@@ -380,6 +392,15 @@ class NLU:
         best = self._specific(best, entities, norm)
         return Understanding(text, best, conf, entities, alts, scored)
 
+    def _by_marks(self, code: str, text: str) -> str | None:
+        """A child whose distinctive name part the text shares (欧洲 of 欧洲流量日包, 遇忙 of 遇忙转移)."""
+        pairs = _pairs(normalize(text))
+        scored = sorted(((len(self._marks.get(child, set()) & pairs), child)
+                         for child, _ in self._children.get(code, [])), reverse=True)
+        if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+            return scored[0][1]
+        return None
+
     def _known(self, feats: list[str]) -> bool:
         """Whether the utterance has a word or a character pair the training examples have too."""
         vocab = self.model.vectorizer.vocabulary_
@@ -398,8 +419,9 @@ class NLU:
             for child, product in self._children.get(parent, []):
                 if product in products:
                     return child
-        if products:
-            return code
+        named = self._by_marks(code, text)
+        if named:
+            return named
         sizes = {e.value for e in entities if e.type == "data"}
         minutes = {e.value for e in entities if e.type == "number" and text[e.end:e.end + 2] == "分钟"}
         if not sizes and not minutes:
