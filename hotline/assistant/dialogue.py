@@ -31,7 +31,7 @@ from hotline.domain.billing import Clock
 from hotline.domain.errors import DomainError, InvalidMsisdn, PasswordLocked, SubscriberNotFound, WrongPassword
 from hotline.domain.msisdn import normalize_msisdn
 from hotline.domain.subscriber import Status
-from hotline.services.base import Request
+from hotline.services.base import MissingSlot, Request
 from hotline.services.service import Services
 
 log = logging.getLogger("hotline.assistant")
@@ -204,16 +204,17 @@ class Assistant:
         if not normalize(text).strip():
             turn.say(say("empty", turn.lang))
             return
-        mood = sentiment_.analyse(text)
-        if mood.label in ("angry", "negative"):
-            state["sentiment"] = mood.label if state.get("sentiment") != "angry" else "angry"
-            state.setdefault("cues", [])
-            state["cues"] = list(dict.fromkeys(state["cues"] + list(mood.cues)))[:10]
         pending = state.get("pending")
         if pending and dt.datetime.fromisoformat(pending["until"]) <= turn.now:
             state.pop("pending")
             pending = None
-        secret_step = pending and pending["type"] in ("password", "otp")
+        secret_step = bool(pending) and pending["type"] in ("password", "otp", "msisdn")
+        # a code, a password or a number is no mood
+        mood = sentiment_.analyse("" if secret_step else text)
+        if mood.label in ("angry", "negative"):
+            state["sentiment"] = mood.label if state.get("sentiment") != "angry" else "angry"
+            state.setdefault("cues", [])
+            state["cues"] = list(dict.fromkeys(state["cues"] + list(mood.cues)))[:10]
         if not secret_step and _HUMAN.search(text):
             turn.understanding = Understanding(text, "service.human", 1.0)
             await self._handoff(turn, "angry" if mood.angry else "asked", priority=mood.angry)
@@ -366,9 +367,13 @@ class Assistant:
         await self._execute(turn, business, params, f"assistant:{turn.conv.id}:{turn.conv.seq + 1}")
 
     async def _execute(self, turn: _Turn, business: Business, params: dict[str, Any], key: str) -> None:
-        req = Request(business, turn.state["msisdn"] if business.handler not in PUBLIC_HANDLERS
-                      else turn.state.get("msisdn") or "", params, Actor("assistant", "subscriber"), key, turn.lang)
-        outcome = await self.services.execute(req)
+        msisdn = turn.state.get("msisdn") or ""
+        req = Request(business, msisdn, params, Actor("assistant", "subscriber"), key, turn.lang)
+        try:
+            outcome = await self.services.execute(req)
+        except MissingSlot as missing:   # the handler found it needs more (a city from a visitor)
+            await self._ask_slot(turn, business, params, missing.slot)
+            return
         for text in self.services.render(business, outcome, "assistant", turn.lang):
             turn.say(text)
         turn.sensitive = turn.sensitive or outcome.sensitive

@@ -19,7 +19,7 @@ from hotline.domain.errors import InvalidInput
 from hotline.domain.geo import find_city
 from hotline.domain.msisdn import mask_msisdn
 from hotline.domain.products import Product, yuan
-from hotline.services.base import Outcome, Request, handler
+from hotline.services.base import MissingSlot, Outcome, Request, handler
 
 DATA = Path(__file__).with_name("data")
 PORTAL = "https://www.10086.cn"
@@ -471,6 +471,8 @@ _STORES = _load("stores.toml")["store"]
 @handler("store.locate")
 async def store_locate(svc, req: Request) -> Outcome:
     city = req.params.get("city")
+    if not city and not req.msisdn:   # an anonymous visitor: the city is needed after all
+        raise MissingSlot(req.business, req.business.slot("city"))
     if not city:
         a = await svc.bss.account(req.msisdn)
         city = a["city"]

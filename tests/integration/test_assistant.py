@@ -240,3 +240,17 @@ async def test_every_business_is_reachable_by_talking(demo):
                    for t in said):
             unreachable.append(b.code)
     assert unreachable == []
+
+
+async def test_a_code_with_315_in_it_is_checked_not_taken_for_anger(demo, monkeypatch):
+    import hotline.assistant.dialogue as dialogue
+    monkeypatch.setattr(dialogue.secrets, "randbelow", lambda n: 315315)
+    chat = Chat(demo, verified=False)
+    await chat.say("查一下我的话费余额")
+    assert "56.70" in await chat.say("315315") and chat.last.handoff is None
+
+
+async def test_a_visitor_asking_for_a_store_is_asked_the_city(demo):
+    chat = Chat(demo, msisdn=None, verified=False)
+    assert "哪个城市" in await chat.say("附近营业厅几点关门")
+    assert "营业厅" in await chat.say("北京")
