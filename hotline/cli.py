@@ -1,4 +1,5 @@
-"""The ``hotline`` command: serve, seed, subscriber, products, catalog, sms, nlu, chat, billing, db."""
+"""The ``hotline`` command: serve, seed, subscriber, products, catalog, sms, nlu, chat, staffing, billing,
+db."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hotline.bss.port import Actor
 from hotline.config import load_settings
 from hotline.domain.errors import DomainError
 from hotline.domain.products import yuan
+from hotline.routing.staffing_cli import staffing
 
 app = typer.Typer(help="hotline: omnichannel customer service for mobile operators.", no_args_is_help=True)
 subscriber_app = typer.Typer(help="Look up subscribers.", no_args_is_help=True)
@@ -25,6 +27,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(subscriber_app, name="subscriber")
 app.add_typer(billing_app, name="billing")
 app.add_typer(db_app, name="db")
+app.command("staffing")(staffing)
 console = Console()
 CLI_ACTOR = Actor("cli", "operator")
 

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     kannel_concurrency: int = Field(32, ge=1, description="Inbound SMS with the engine / replies in delivery at once.")
     kannel_max_pending: int = Field(1000, ge=1, description="Inbound SMS waiting beyond this are refused (503).")
     kannel_retries: int = Field(3, ge=0, description="sendsms retries after a transient failure.")
+    routing_state: str = Field("memory", pattern="^(memory|redis)$",
+                               description="Routing state: memory (one process) or redis (shared by processes).")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for routing state and live chat.")
+    redis_prefix: str = Field("hotline", description="Prefix of every Redis key hotline writes.")
+    routing_interval: float = Field(0.2, gt=0, le=5, description="Seconds between routing passes.")
 
     @cached_property
     def sqlalchemy_url(self) -> str:
