@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from hotline.bss.products import load_products
@@ -21,6 +22,10 @@ from hotline.store.sql.database import Database
 
 if TYPE_CHECKING:
     from hotline.assistant.dialogue import Assistant
+    from hotline.desk.hub import Hub
+    from hotline.routing.engine import Router
+    from hotline.routing.intake import Intake
+    from hotline.routing.records import ContactRecords
 
 
 @dataclass
@@ -45,6 +50,39 @@ class Hotline:
         nlu = NLU.build(self.catalog, self.bss.products, clock_today=clock.today)
         kb = KnowledgeBase.from_catalog(self.catalog, {"portal": PORTAL})
         return Assistant(self.services, nlu, kb, ConversationStore(self.db), clock)
+
+    @cached_property
+    def router(self) -> "Router":
+        """The routing engine (ACD): state in memory for one process, in Redis when processes share it."""
+        from hotline.routing.engine import build_router
+        from hotline.routing.records import ContactRecords
+
+        s = self.settings
+        where = SimpleNamespace(redis_url=s.redis_url if s.routing_state == "redis" else "",
+                                redis_prefix=f"{s.redis_prefix}:routing")
+        router = build_router(where, clock=self.services.clock.timestamp)
+        # Every contact and agent state is recorded from the router's events, from the first one on.
+        self.__dict__["records"] = ContactRecords(self.db).attach(router)
+        return router
+
+    @cached_property
+    def records(self) -> "ContactRecords":
+        """The router's durable records, for the wallboard and interval reports (made with the router)."""
+        self.router
+        return self.__dict__["records"]
+
+    @cached_property
+    def intake(self) -> "Intake":
+        """Hand-offs (from 小贝 and other channels) into the router's queues."""
+        from hotline.routing.intake import Intake
+        return Intake(self.db, self.router, self.catalog, self.bss)
+
+    @cached_property
+    def hub(self) -> "Hub":
+        """Live chat between customers and agents: in process, or Redis pub/sub across processes."""
+        from hotline.desk.hub import MemoryHub, RedisHub
+        s = self.settings
+        return RedisHub(s.redis_url, prefix=f"{s.redis_prefix}:") if s.routing_state == "redis" else MemoryHub()
 
     def close(self) -> None:
         self.db.dispose()

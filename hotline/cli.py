@@ -57,6 +57,10 @@ def serve(host: Annotated[Optional[str], typer.Option(help="Listen address")] = 
                                     synthetic=settings.demo_subscribers)
         if report is not None:
             console.print(f"Seeded the demo population: {report.subscribers} subscribers.")
+        from hotline.desk.accounts import seed_demo_agents
+        agents = seed_demo_agents(hl.db, kdf_n=settings.password_kdf_n, clock=hl.services.clock)
+        if agents:
+            console.print(f"Seeded {agents} demo desk accounts (logins in the README).")
     console.print(f"hotline on http://{settings.host}:{settings.port}  (API docs: /docs)  "
                   f"database: {hl.db.url.render_as_string(hide_password=True)}")
     try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import asyncio
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -12,12 +13,16 @@ from sqlalchemy import text
 import hotline
 from hotline.api import errors
 from hotline.api.deps import HotlineDep, check_token
-from hotline.api.routes import assistant, catalog, products, sms, subscribers
+from hotline.api.routes import assistant, catalog, desk, desk_customer, products, sms, subscribers, wallboard
 from hotline.bootstrap import Hotline, bootstrap
 from hotline.channels.sms import kannel
 from hotline.config import Settings, load_settings
+from hotline.routing.loop import run_routing
 
-CHAT_PAGE = Path(__file__).resolve().parent.parent / "ui" / "chat"   # 在线客服: static, no build step
+UI = Path(__file__).resolve().parent.parent / "ui"   # static pages, no build step
+CHAT_PAGE = UI / "chat"             # 在线客服, for customers
+DESK_PAGE = UI / "desk"             # the agent desktop
+WALLBOARD_PAGE = UI / "wallboard"   # the supervisors' wallboard
 
 
 def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> FastAPI:
@@ -27,9 +32,17 @@ def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> F
     async def lifespan(app: FastAPI):
         own = hl is None
         app.state.hotline = hl or bootstrap(settings or load_settings())
-        yield
-        if own:
-            app.state.hotline.close()
+        routing = asyncio.create_task(run_routing(app.state.hotline), name="routing")
+        try:
+            yield
+        finally:
+            routing.cancel()
+            with suppress(asyncio.CancelledError):
+                await routing
+            if "hub" in app.state.hotline.__dict__:
+                await app.state.hotline.hub.close()
+            if own:
+                app.state.hotline.close()
 
     app = FastAPI(title="hotline", version=hotline.__version__, lifespan=lifespan,
                   description="Omnichannel customer service for mobile operators: the reference back end "
@@ -51,6 +64,12 @@ def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> F
     app.include_router(assistant.router, prefix="/api/v1", dependencies=guard)
     app.include_router(assistant.public, prefix="/api/v1")
     app.include_router(kannel.router, prefix="/api/v1")  # its own token: Kannel sends no headers
+    # The desk and the wallboard: people signed in with a desk session (cookie or bearer), not the API token.
+    app.include_router(desk.router, prefix="/api/v1")
+    app.include_router(desk_customer.router, prefix="/api/v1")
+    app.include_router(wallboard.router, prefix="/api/v1")
     # The customers' web chat (GET /chat redirects to /chat/); it talks to /api/v1/assistant/ws.
     app.mount("/chat", StaticFiles(directory=CHAT_PAGE, html=True), name="chat")
+    app.mount("/desk", StaticFiles(directory=DESK_PAGE, html=True), name="desk")
+    app.mount("/wallboard", StaticFiles(directory=WALLBOARD_PAGE, html=True), name="wallboard")
     return app

@@ -32,6 +32,7 @@ from hotline.domain.errors import DomainError, InvalidMsisdn, PasswordLocked, Su
 from hotline.domain.msisdn import normalize_msisdn
 from hotline.domain.subscriber import Status
 from hotline.services.base import MissingSlot, Request
+from hotline.services.otp import OTP_TRIES, OTP_TTL, SMS_SENDER
 from hotline.services.service import Services
 
 log = logging.getLogger("hotline.assistant")
@@ -39,9 +40,6 @@ log = logging.getLogger("hotline.assistant")
 TTL = dt.timedelta(minutes=30)          # a conversation idle this long starts afresh (its transcript stays)
 STEP_TTL = dt.timedelta(minutes=10)     # a pending confirmation or prompt
 AUTH_TTL = dt.timedelta(minutes=15)     # a verified password or code covers protected businesses this long
-OTP_TTL = dt.timedelta(minutes=5)
-OTP_TRIES = 3
-SMS_SENDER = "10086"
 PUBLIC_HANDLERS = {"info", "menu", "store.locate", "fraud.verify"}   # need no subscriber
 # What changes the account is confirmed in a chat even when free (a cancellation, a switch): the
 # customer sees what 小贝 understood before it is done, and a misunderstanding costs nothing.

@@ -42,6 +42,10 @@ class Clock:
     def today(self) -> dt.date:
         return self.now().date()
 
+    def timestamp(self) -> float:
+        """Seconds since the epoch: the routing engine's time."""
+        return self.now().timestamp()
+
 
 class FixedClock(Clock):
     def __init__(self, at: dt.datetime, tz: str = "Asia/Shanghai") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
@@ -71,21 +72,64 @@ async def conversation(conversation_id: str, hl: HotlineDep) -> dict[str, Any]:
 @public.websocket("/assistant/ws")
 async def live(ws: WebSocket) -> None:
     """Live chat: each JSON message ``{"text", "conversation_id"?, "msisdn"?, "lang"?}`` is answered with
-    the same object ``POST /assistant/messages`` returns; the conversation id is kept across messages."""
+    the same object ``POST /assistant/messages`` returns; the conversation id is kept across messages.
+
+    Once the conversation is handed off to a human, the customer's messages go to the agent instead (each
+    answered ``{"type": "ack", "message_id"}``) and the socket also pushes ``{"type": "live", "event":
+    "waiting" | "joined" | "message" | "transferred" | "ended", "text", ...}``: the queue position, the agent
+    joining, their messages and the end of the session, after which 小贝 answers again. A page that
+    reconnects sends ``{"type": "resume", "conversation_id"}`` to hear its live chat again."""
     await ws.accept()
     hl = ws.app.state.hotline
     conversation_id: str | None = None
+    lock = asyncio.Lock()
+
+    async def send(obj: dict[str, Any]) -> None:
+        async with lock:
+            await ws.send_json(obj)
+
+    human = _customer_chat(hl, send)
     try:
         while True:
             raw = await ws.receive_json()
+            if not isinstance(raw, dict):
+                await send({"error": "invalid message", "detail": "a JSON object is expected"})
+                continue
+            if raw.get("type") == "resume":
+                cid = raw.get("conversation_id")
+                if human is not None and isinstance(cid, str) and _CONVERSATION_ID.fullmatch(cid):
+                    conversation_id = cid
+                    if raw.get("lang") in ("zh", "en"):
+                        human.lang = raw["lang"]
+                    await human.follow_if_live(cid)
+                continue
             try:
                 body = MessageIn.model_validate({**raw, "conversation_id": raw.get("conversation_id") or conversation_id})
             except ValidationError as err:
-                await ws.send_json({"error": "invalid message", "detail": err.errors(include_url=False,
-                                                                                   include_context=False)})
+                await send({"error": "invalid message", "detail": err.errors(include_url=False,
+                                                                              include_context=False)})
+                continue
+            if human is not None and await human.intercept(body.conversation_id, body.text, body.message_id,
+                                                           body.lang):
+                conversation_id = body.conversation_id
                 continue
             out = await _turn(hl, body)
             conversation_id = out["conversation_id"]
-            await ws.send_json(out)
+            await send(out)
+            if human is not None:
+                await human.after_turn(out, body.lang)
     except WebSocketDisconnect:
         return
+    finally:
+        if human is not None:
+            await human.close()
+
+
+_CONVERSATION_ID = re.compile(r"[A-Za-z0-9:_-]{8,40}")
+
+
+def _customer_chat(hl, send):
+    """The human side of the web chat, when the server has human service (a router) wired."""
+    from hotline.desk.desk import CustomerChat, live_desk
+    desk = live_desk(hl)
+    return CustomerChat(desk, send) if desk is not None else None

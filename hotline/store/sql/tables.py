@@ -248,3 +248,130 @@ sms_outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_sms_outbox_msisdn_created", "msisdn", "created_at"),
 )
+
+# ---------------------------------------------------------------- the agent desktop (issue 5)
+
+# People who work in the desk: agents, supervisors and admins. Skills, languages and capacity feed routing.
+desk_agents = Table(
+    "desk_agents", metadata,
+    Column("login", String(32), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),            # agent | supervisor | admin
+    Column("password_hash", String(160), nullable=False),
+    Column("skills", JSON, nullable=False),                # {"billing": 8, "general": 5}
+    Column("languages", JSON, nullable=False),             # ["zh", "en"]
+    Column("capacity", JSON, nullable=False),              # {"voice": 1, "chat": 3, ...}
+    Column("active", Boolean, nullable=False, default=True),
+    Column("failed_logins", SmallInteger, nullable=False, default=0),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Desk sessions: only the SHA-256 of the random token is stored, so a database leak opens no session.
+desk_sessions = Table(
+    "desk_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("login", String(32), ForeignKey("desk_agents.login"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("ix_desk_sessions_login", "login"),
+)
+
+# ---------------------------------------------------------------- routing records (issue 5, wallboard)
+
+# One row per routed contact, kept up to date from the router's events (hotline/routing/records.py);
+# interval reports and "today so far" read it. Times are UTC; reports bucket them in the business zone.
+contacts = Table(
+    "contacts", metadata,
+    Column("contact_id", String(40), primary_key=True),
+    Column("channel", String(16)),
+    Column("queue", String(48)),                       # the queue it entered (metrics are counted there)
+    Column("msisdn", String(11)),
+    Column("tier", String(16)),
+    Column("language", String(8)),
+    Column("business", String(64)),
+    Column("category", String(32)),
+    Column("urgent", Boolean, nullable=False, default=False),
+    Column("enqueued_at", DateTime(timezone=True)),
+    Column("first_offered_at", DateTime(timezone=True)),
+    Column("answered_at", DateTime(timezone=True)),     # first answer: speed of answer ends here
+    Column("leg_answered_at", DateTime(timezone=True)), # latest answer (after a transfer)
+    Column("agent_id", String(64)),                     # the latest agent
+    Column("finished_at", DateTime(timezone=True)),     # latest talk end (wrap-up starts)
+    Column("wrapped_at", DateTime(timezone=True)),      # latest wrap-up end
+    Column("abandoned_at", DateTime(timezone=True)),
+    Column("callback_at", DateTime(timezone=True)),
+    Column("transferred_at", DateTime(timezone=True)),
+    Column("outcome", String(16)),                      # answered | abandoned | refused | transferred | callback
+    Column("wrap_code", String(48)),
+    Column("notes", Text),
+    Column("transfers", Integer, nullable=False, default=0),
+    Column("overflow_step", SmallInteger, nullable=False, default=0),
+    Column("talk_ms", BigInteger, nullable=False, default=0),   # summed over legs
+    Column("wrap_ms", BigInteger, nullable=False, default=0),
+    Column("handoff_id", BigInteger),
+    Column("conversation_id", String(40)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_contacts_enqueued_at", "enqueued_at"),
+    Index("ix_contacts_queue_enqueued_at", "queue", "enqueued_at"),
+    Index("ix_contacts_agent_answered", "agent_id", "answered_at"),
+    Index("ix_contacts_handoff_id", "handoff_id"),
+)
+
+# Agents' state history from the router's agent_state events: one row per state, closed by the next one.
+agent_states = Table(
+    "agent_states", metadata,
+    Column("id", Id, primary_key=True),
+    Column("agent_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),        # offline | available | offered | busy | wrap_up | break
+    Column("reason", String(64)),
+    Column("skills", String(255)),                      # ",billing,general," when known: per-queue occupancy
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    UniqueConstraint("agent_id", "started_at", "state"),
+    Index("ix_agent_states_started_at", "started_at"),
+    Index("ix_agent_states_ended_at", "ended_at"),
+)
+
+# ---------------------------------------------------------------- care tickets and desk verification (issue 5)
+
+# A ticket an agent opens for follow-up (a stub: the care issue adds SLAs, assignment and closing).
+tickets = Table(
+    "tickets", metadata,
+    Column("id", Id, primary_key=True),
+    Column("reference", String(24), nullable=False, unique=True),  # T20261124123456: what the customer is told
+    Column("msisdn", String(11)),
+    Column("contact_id", String(64)),
+    Column("conversation_id", String(40)),
+    Column("category", String(16), nullable=False),     # complaint | fault | suggestion | inquiry
+    Column("summary", String(200), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("priority", String(8), nullable=False, default="normal"),   # normal | high | urgent
+    Column("status", String(16), nullable=False, default="open"),
+    Column("created_by", String(64), nullable=False),   # the agent's login
+    Column("idempotency_key", String(160), unique=True),  # a double click files once
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_tickets_msisdn_created", "msisdn", "created_at"),
+)
+
+# Whom an agent has verified (and how, until when) before running protected businesses for them;
+# also the one-time code pending for that pair (only its salted digest).
+desk_verifications = Table(
+    "desk_verifications", metadata,
+    Column("id", Id, primary_key=True),
+    Column("agent", String(32), nullable=False),
+    Column("msisdn", String(11), nullable=False),
+    Column("contact_id", String(64)),
+    Column("method", String(16)),                       # conversation | password | otp
+    Column("verified_until", DateTime(timezone=True)),
+    Column("otp_digest", String(96)),
+    Column("otp_until", DateTime(timezone=True)),
+    Column("otp_tries", SmallInteger, nullable=False, default=0),
+    Column("otp_sent_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("agent", "msisdn"),
+)
+
+# The customer's web chat finds its conversation's live hand-off (and the agent) by conversation id.
+Index("ix_handoffs_conversation", handoffs.c.conversation_id)

@@ -6,6 +6,12 @@
  *   {"conversation_id", "replies": [{"text", "choices"?, "article"?}], "intent", "confidence", "state", "handoff"}
  * (or {"error", "detail"} for a malformed message). The server answers a socket's messages in order.
  *
+ * Human service: once an agent serves the conversation, a message is answered {"type": "ack", "message_id"}
+ * instead (it went to the agent), and the server pushes {"type": "live", "event", "text", ...}: "waiting"
+ * (queue position: "您前面还有N位客户，预计等待约M分钟", in the banner [data-testid="handoff-banner"]), "joined", "message" (the agent's words), "transferred" and
+ * "ended" (小贝 answers again). After a reconnect the page sends {"type": "resume", "conversation_id"}.
+ * Agent messages are li[data-testid="msg-agent"]; live notices li[data-testid="live-notice"].
+ *
  * The conversation id is made here, before the first message, and kept in sessionStorage with the
  * transcript: a reload, a dropped socket or a restarted server carries on the same conversation. Every
  * message has its own id, so one re-sent after a drop is answered once (the server replays its answer).
@@ -33,7 +39,7 @@
       inputLabel: "输入消息", inputPlaceholder: "请输入您的问题，按回车发送",
       codePlaceholder: "请输入验证码或服务密码",
       send: "发送", sendLabel: "发送消息",
-      you: "我", bot: "小贝", system: "系统消息",
+      you: "我", bot: "小贝", system: "系统消息", agent: "人工客服",
       choicesLabel: "可选项，点击即可回复",
       source: "来源：知识库《{t}》",
       welcome: "您好，我是中国移动智能客服小贝。可以帮您查话费、查流量、办理或退订业务、解答资费问题；需要人工服务请输入“转人工”。",
@@ -56,7 +62,7 @@
       inputLabel: "Type a message", inputPlaceholder: "Type your question, Enter to send",
       codePlaceholder: "Enter the code or service password",
       send: "Send", sendLabel: "Send message",
-      you: "You", bot: "Xiaobei", system: "Notice",
+      you: "You", bot: "Xiaobei", system: "Notice", agent: "Agent",
       choicesLabel: "Options, click one to reply",
       source: "Source: knowledge base “{t}”",
       welcome: "Hello, I'm Xiaobei, China Mobile's assistant. I can check your charges and data, add or cancel services and answer questions; type “agent” for a human.",
@@ -105,6 +111,7 @@
   var transcript = loadJSON("transcript", []);
   var lastState = loadJSON("state", {});
   var handoffShown = store.get("handoff_shown") === conversationId;
+  var liveText = store.get("live_text") || "";   // the banner while a human serves (queue position, agent)
 
   var ws = null;
   var attempt = 0;
@@ -141,6 +148,7 @@
     setStatus(els.status.getAttribute("data-state") || "connecting");
     applyStage();
     validateMsisdn();
+    if (liveText) els.banner.textContent = liveText;
   }
 
   function applyStage() {
@@ -200,14 +208,15 @@
     li.setAttribute("data-testid", "msg-" + item.role);
     li.setAttribute("data-index", String(index));
     if (item.id) li.id = "m-" + item.id;
-    if (item.role === "notice") {
+    if (item.role === "notice" || item.role === "live") {
       li.setAttribute("role", "note");
-      li.setAttribute("data-testid", "handoff-notice");
-      li.classList.add("handoff");
+      li.setAttribute("data-testid", item.role === "live" ? "live-notice" : "handoff-notice");
+      li.classList.add("notice", "handoff");
     }
     var who = document.createElement("span");
-    who.className = "visually-hidden";
-    who.textContent = (item.role === "customer" ? t("you") : item.role === "assistant" ? t("bot") : t("system")) + "：";
+    who.className = item.role === "agent" ? "who" : "visually-hidden";
+    who.textContent = item.role === "agent" ? t("agent") + (item.name ? " " + item.name : "")
+      : (item.role === "customer" ? t("you") : item.role === "assistant" ? t("bot") : t("system")) + "：";
     li.appendChild(who);
     var bubble = document.createElement("div");
     bubble.className = "bubble";
@@ -280,6 +289,7 @@
       els.messages.appendChild(renderItem(waiting[item.id] ? Object.assign({}, item, { pending: true }) : item, i));
     });
     els.banner.hidden = !(lastState && lastState.handed_off);
+    if (liveText) els.banner.textContent = liveText;
     scrollDown();
   }
 
@@ -359,6 +369,9 @@
       var err = $("connect-error");
       if (err) err.parentNode.removeChild(err);
       setStatus("online");
+      if (lastState && lastState.handed_off) {   // hear the live chat again (position, agent, messages)
+        try { sock.send(JSON.stringify({ type: "resume", conversation_id: conversationId, lang: lang })); } catch (e) { /* closing */ }
+      }
       flush();
     };
     sock.onmessage = function (ev) { if (ws === sock) receive(ev.data); };
@@ -425,7 +438,13 @@
   function receive(raw) {
     var data;
     try { data = JSON.parse(raw); } catch (e) { return; }
+    if (data && data.type === "live") { live(data); return; }
     var item = inflight.shift();
+    if (data && data.type === "ack") {   // taken for the agent serving us: no reply from 小贝
+      if (item) markSent(item);
+      setTyping();
+      return;
+    }
     if (item) markSent(item);
     setTyping();
     if (!data || data.error || !Array.isArray(data.replies)) {
@@ -463,6 +482,42 @@
       add({ role: "notice", text: t("handoff") });
     }
     els.banner.hidden = !handedOff;
+  }
+
+  function setLiveText(text) {
+    liveText = text || "";
+    if (liveText) store.set("live_text", liveText); else store.del("live_text");
+    els.banner.textContent = liveText || t("handoffBanner");
+  }
+
+  function live(data) {
+    var text = String(data.text || "");
+    if (data.event === "message") {
+      add({ role: "agent", text: text, name: data.name ? String(data.name) : "" });
+      return;
+    }
+    if (data.event === "ended") {
+      add({ role: "live", text: text });
+      setLiveText("");
+      lastState = Object.assign({}, lastState || {}, { handed_off: false });
+      store.set("state", JSON.stringify(lastState));
+      handoffShown = false;
+      store.del("handoff_shown");
+      els.banner.hidden = true;
+      return;
+    }
+    if (!lastState || !lastState.handed_off) {
+      lastState = Object.assign({}, lastState || {}, { handed_off: true });
+      store.set("state", JSON.stringify(lastState));
+    }
+    els.banner.hidden = false;
+    setLiveText(text);
+    var last = transcript[transcript.length - 1];
+    var repeat = last && last.role === "live" && last.text === text;
+    // The queue position only updates the banner; the agent joining or a transfer is kept in the log.
+    if ((data.event === "joined" || data.event === "transferred") && !repeat) {
+      add({ role: "live", text: text });
+    }
   }
 
   // ------------------------------------------------------------------ sending
@@ -506,6 +561,8 @@
     transcript = [];
     lastState = {};
     handoffShown = false;
+    liveText = "";
+    store.del("live_text");
     store.del("transcript");
     store.del("state");
     store.del("handoff_shown");

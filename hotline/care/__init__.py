@@ -1,0 +1,1 @@
+"""Customer care: tickets (complaints, faults, suggestions, inquiries) that people follow up."""

@@ -1,0 +1,473 @@
+-- Shared by every routing script (prepended by hotline/store/state/redis.py); mirrors memory.py.
+-- ARGV[1] = key prefix, ARGV[2] = now (epoch seconds). Keys (all under the prefix):
+--   c:<cid> contact hash      cd:<cid> declined agent -> until      a:<aid> agent hash (routing fields;
+--   r = JSON {m: queue -> [tier, proficiency], c: capacity, l: languages})      ap:<aid> name, skills
+--   ac:<aid> its contacts      w:<q>:<ch>:<lang>:<step> waiting zset (score, m)
+--   wk:<q> set of non-empty "<q>|<ch>|<lang>|<step>"
+--   qd:<q> queued zset (enqueued_at, m)      p:<q>:<tier>:<ch>:<lang> pool zset (strategy score, aid)
+--   da / dc dirty agents (idle, aid) / contacts (score, m)      do / dw / dv / dk due offers ("cid|aid"),
+--   wrap-ups, overflow steps, cool-downs (time, cid)      cfg hash (queue -> JSON, _g -> JSON)
+--   rr, aht hashes per queue      st:<q> slots per channel      mb:<q> members      agents set      seq   stats
+-- Every EVALSHA re-creates the helpers it defines, which is not free (~0.5 µs each); so helpers live in
+-- one table L (few upvalues each), state sits in the locals below, and redis.py keeps, for each
+-- script, only the helpers it reaches (a block starts at a line "function L.<name>(").
+local L = {}
+local P = ARGV[1]
+local NOW = tonumber(ARGV[2])
+local BIG = 1e10
+local PEEK = 8
+local NULL = cjson.null
+local EV = {}
+local OFFERS = {}
+local CFG = {}
+local TOUCHED = {}
+local CM, AM = {}, {}
+local ANY_DECLINED = nil
+local CF = {'contact_id', 'queue', 'channel', 'language', 'status', 'score', 'm', 'enqueued_at', 'queued_at',
+            'overflow_step', 'offered_to', 'agent_id', 'answered_at', 'transfers', 'tier', 'urgent'}
+
+function L.K(...)
+  return P .. ':' .. table.concat({...}, ':')
+end
+
+function L.qcfg(q)
+  local v = CFG[q]
+  if v == nil then
+    local raw = redis.call('HGET', L.K('cfg'), q)
+    if not raw then return error('routing: unknown queue ' .. tostring(q)) end
+    v = cjson.decode(raw)
+    CFG[q] = v
+  end
+  return v
+end
+function L.gcfg() return L.qcfg('_g') end
+
+function L.hgetall(key)
+  local r = redis.call('HGETALL', key)
+  if #r == 0 then return nil end
+  local t = {}
+  for i = 1, #r, 2 do t[r[i]] = r[i + 1] end
+  t._k = key
+  return t
+end
+
+-- Writes to a contact or agent are buffered in its table and flushed once per call (L.flush()).
+function L.set(t, f, v)
+  t[f] = v
+  local d = t._d
+  if not d then
+    d = {}
+    t._d = d
+    TOUCHED[#TOUCHED + 1] = t
+  end
+  d[f] = true
+end
+
+function L.flush()
+  for _, t in ipairs(TOUCHED) do
+    if not t._gone then
+      local hs, hd = {}, {}
+      for f, _ in pairs(t._d) do
+        local v = t[f]
+        if v == nil then hd[#hd + 1] = f else hs[#hs + 1] = f; hs[#hs + 1] = v end
+      end
+      if #hs > 0 then redis.call('HSET', t._k, unpack(hs)) end
+      if #hd > 0 then redis.call('HDEL', t._k, unpack(hd)) end
+    end
+    t._d = nil
+  end
+  TOUCHED = {}
+end
+
+function L.num(v, d) if not v or v == '' then return d end return tonumber(v) end
+
+-- Contacts and agents are read once per call and kept: every write goes through L.set(), which
+-- updates the kept table too. A contact is read without its context (which may be long).
+function L.C(cid)
+  local c = CM[cid]
+  if c then return c end
+  local key = L.K('c', cid)
+  local r = redis.call('HMGET', key, unpack(CF))
+  if not r[1] then return nil end
+  c = {_k = key}
+  for i, f in ipairs(CF) do if r[i] then c[f] = r[i] end end
+  CM[cid] = c
+  return c
+end
+function L.A(aid, fresh)
+  local a = AM[aid]
+  if a and not fresh then return a end
+  a = L.hgetall(L.K('a', aid))
+  if a then
+    local r = cjson.decode(a.r)
+    a._mem, a._cap, a._langs = r.m, r.c, r.l
+  end
+  AM[aid] = a
+  return a
+end
+
+function L.ev(kind, c, aid, data, queue)
+  EV[#EV + 1] = {kind, c and c.contact_id or NULL, aid or NULL, c and c.queue or queue or NULL,
+                 c and c.channel or NULL, data or {}}
+end
+
+-- ---------------------------------------------------------------------------------- agents' state
+function L.load(a, ch) return L.num(a['l:' .. ch], 0) end
+function L.ncontacts(a) return redis.call('SCARD', L.K('ac', a.agent_id)) end
+
+function L.state_of(a)
+  if L.num(a.wrap, 0) > 0 then return 'wrap_up' end
+  if L.ncontacts(a) > 0 then return 'busy' end
+  if a.offer then return 'offered' end
+  return a.presence
+end
+
+function L.touch(a)
+  local st = L.state_of(a)
+  if st ~= a.state then
+    L.set(a, 'state', st)
+    L.set(a, 'since', NOW)
+    local reason = NULL
+    if st == 'break' and a.reason then reason = a.reason end
+    EV[#EV + 1] = {'agent_state', NULL, a.agent_id, NULL, NULL, {state = st, reason = reason}}
+  end
+end
+
+function L.free(a)
+  return a.presence == 'available' and not a.offer and L.num(a.wrap, 0) == 0
+end
+
+function L.score_of(a, q, prof)
+  local strat = L.qcfg(q).strategy
+  if strat == 'best_skill' then return -prof * BIG + L.num(a.idle, 0) end
+  if strat == 'fewest_contacts' then
+    local total = 0
+    for ch, _ in pairs(a._cap) do total = total + L.load(a, ch) end
+    return total * BIG + L.num(a.idle, 0)
+  end
+  if strat == 'round_robin' then return L.num(a['rr:' .. q], 0) end
+  return L.num(a.idle, 0)
+end
+
+-- pc = the channels the agent was filed under at the last repool (its pools follow from them).
+function L.unpool(a)
+  if a.pc then
+    for ch in string.gmatch(a.pc, '[^,]+') do
+      for q, mt in pairs(a._mem) do
+        for _, lang in ipairs(a._langs) do redis.call('ZREM', L.K('p', q, mt[1], ch, lang), a.agent_id) end
+      end
+    end
+    L.set(a, 'pc', nil)
+  end
+  redis.call('ZREM', L.K('da'), a.agent_id)
+end
+
+function L.repool(a)
+  L.unpool(a)
+  if not L.free(a) then return end
+  local chans = {}
+  for ch, cap in pairs(a._cap) do
+    if L.load(a, ch) < cap then chans[#chans + 1] = ch end
+  end
+  if #chans == 0 or next(a._mem) == nil then
+    redis.call('ZADD', L.K('da'), a.idle, a.agent_id)
+    return
+  end
+  for q, mt in pairs(a._mem) do
+    local sc = L.score_of(a, q, mt[2])
+    for _, ch in ipairs(chans) do
+      for _, lang in ipairs(a._langs) do redis.call('ZADD', L.K('p', q, mt[1], ch, lang), sc, a.agent_id) end
+    end
+  end
+  L.set(a, 'pc', table.concat(chans, ','))
+  redis.call('ZADD', L.K('da'), a.idle, a.agent_id)
+end
+
+function L.staff(a, sign)
+  for q, _ in pairs(a._mem) do
+    for ch, cap in pairs(a._cap) do redis.call('HINCRBY', L.K('st', q), ch, sign * cap) end
+  end
+end
+
+-- ------------------------------------------------------------------------------- waiting contacts
+function L.offered_list(c)
+  local t = {}
+  if c.offered_to and c.offered_to ~= '' then
+    for x in string.gmatch(c.offered_to, '[^,]+') do t[#t + 1] = x end
+  end
+  return t
+end
+
+function L.wsuffix(c) return c.queue .. '|' .. c.channel .. '|' .. c.language .. '|' .. c.overflow_step end
+function L.wkey(c) return L.K('w', c.queue, c.channel, c.language, c.overflow_step) end
+
+function L.step_at(q, waited)
+  local step = 0
+  for i, after in ipairs(L.qcfg(q).after) do
+    if waited >= after then step = i - 1 end
+  end
+  return step
+end
+
+function L.dirty_contact(c) redis.call('ZADD', L.K('dc'), c.score, c.m) end
+
+-- A placed contact needs a decision only when some agent is free in a pool that accepts it now;
+-- otherwise an agent freeing up will find it.
+function L.maybe_dirty(c)
+  local keys = {}
+  for tier = 0, L.num(c.overflow_step, 0) do keys[#keys + 1] = L.K('p', c.queue, tier, c.channel, c.language) end
+  if redis.call('EXISTS', unpack(keys)) > 0 then L.dirty_contact(c) end
+end
+
+function L.place(c)
+  local q = c.queue
+  local qp = L.qcfg(q)
+  local step = L.step_at(q, NOW - tonumber(c.queued_at))
+  if step > L.num(c.overflow_step, 0) then
+    L.set(c, 'overflow_step', step)
+    L.set(c, 'skill_level_needed', qp.levels[step + 1])
+    L.ev('overflowed', c, nil, {step = step, level = qp.levels[step + 1]})
+  end
+  L.set(c, 'status', 'waiting')
+  L.set(c, 'offered_to', nil)
+  L.set(c, 'agent_id', nil)
+  redis.call('ZADD', L.wkey(c), c.score, c.m)
+  redis.call('SADD', L.K('wk', q), L.wsuffix(c))
+  redis.call('ZADD', L.K('qd', q), c.enqueued_at, c.m)
+  if step + 2 <= #qp.after then
+    redis.call('ZADD', L.K('dv'), tonumber(c.queued_at) + qp.after[step + 2], c.contact_id)
+  end
+  L.maybe_dirty(c)
+end
+
+-- An emptied waiting list stays in wk:<q> until a match meets it empty (saves a ZCARD per offer).
+function L.unplace(c)
+  redis.call('ZREM', L.wkey(c), c.m)
+  if L.num(c.overflow_step, 0) + 1 < #L.qcfg(c.queue).after then redis.call('ZREM', L.K('dv'), c.contact_id) end
+  redis.call('ZREM', L.K('dc'), c.m)
+end
+
+function L.dequeue(c) redis.call('ZREM', L.K('qd', c.queue), c.m) end
+
+function L.declined(cid, aid)
+  if ANY_DECLINED == nil then ANY_DECLINED = L.num(redis.call('GET', L.K('ndecl')), 0) > 0 end
+  if not ANY_DECLINED then return false end
+  local v = redis.call('HGET', L.K('cd', cid), aid)
+  return v and tonumber(v) > NOW
+end
+
+function L.retire(c, status)
+  L.set(c, 'status', status)
+  L.set(c, 'ended_at', NOW)
+  redis.call('EXPIRE', c._k, math.floor(L.gcfg().retention))
+  local dkey = L.K('cd', c.contact_id)
+  local n = redis.call('HLEN', dkey)
+  if n > 0 then
+    redis.call('DECRBY', L.K('ndecl'), n)
+    redis.call('DEL', dkey)
+  end
+end
+
+function L.cid_of(m) return string.sub(m, 14) end
+
+-- ------------------------------------------------------------------------------------------ offers
+function L.offer(c, aids)
+  local q = c.queue
+  local qp = L.qcfg(q)
+  local exp = NOW + qp.offer_timeout
+  L.unplace(c)
+  L.set(c, 'status', 'offered')
+  L.set(c, 'offered_at', NOW)
+  L.set(c, 'offered_to', table.concat(aids, ','))
+  for _, aid in ipairs(aids) do
+    local a = L.A(aid)
+    L.set(a, 'offer', c.contact_id)
+    L.set(a, 'offer_exp', exp)
+    if qp.strategy == 'round_robin' then
+      L.set(a, 'rr:' .. q, redis.call('HINCRBY', L.K('rr'), q, 1))
+    end
+    L.unpool(a)
+    redis.call('ZADD', L.K('do'), exp, c.contact_id .. '|' .. aid)
+    redis.call('HINCRBY', L.K('stats'), 'claims', 1)
+    L.ev('offered', c, aid, {expires_at = exp})
+    OFFERS[#OFFERS + 1] = {c.contact_id, aid, q, c.channel, exp}
+    L.touch(a)
+  end
+end
+
+function L.drop_offer(c, aid)
+  local rest = {}
+  for _, x in ipairs(L.offered_list(c)) do if x ~= aid then rest[#rest + 1] = x end end
+  if #rest > 0 then L.set(c, 'offered_to', table.concat(rest, ',')) else L.set(c, 'offered_to', nil) end
+  redis.call('ZREM', L.K('do'), c.contact_id .. '|' .. aid)
+  local a = L.A(aid)
+  if a and a.offer == c.contact_id then
+    L.set(a, 'offer', nil)
+    L.set(a, 'offer_exp', nil)
+    L.repool(a)
+    L.touch(a)
+  end
+end
+
+function L.withdraw_all(c, keep)
+  for _, other in ipairs(L.offered_list(c)) do
+    if other ~= keep then
+      L.drop_offer(c, other)
+      L.ev('offer_withdrawn', c, other)
+    end
+  end
+end
+
+function L.back(c, aid, kind, data)
+  local untl = NOW + L.gcfg().cooldown
+  if redis.call('HSET', L.K('cd', c.contact_id), aid, untl) == 1 then redis.call('INCR', L.K('ndecl')) end
+  if not redis.call('ZSCORE', L.K('dk'), c.contact_id) then redis.call('ZADD', L.K('dk'), untl, c.contact_id) end
+  L.drop_offer(c, aid)
+  L.ev(kind, c, aid, data)
+  if #L.offered_list(c) == 0 and c.status == 'offered' then L.place(c) end
+end
+
+function L.leave(a, presence, reason)
+  if a.presence == 'available' and presence ~= 'available' then L.staff(a, -1) end
+  if a.presence ~= 'available' and presence == 'available' then L.staff(a, 1) end
+  L.set(a, 'presence', presence)
+  if presence == 'break' and reason then L.set(a, 'reason', reason) else L.set(a, 'reason', nil) end
+  if presence ~= 'available' and a.offer then
+    local c = L.C(a.offer)
+    L.drop_offer(c, a.agent_id)
+    L.ev('offer_withdrawn', c, a.agent_id)
+    if #L.offered_list(c) == 0 and c.status == 'offered' then L.place(c) end
+  end
+end
+
+-- ---------------------------------------------------------------------------- wrap-up and finish
+function L.finish(c, a)
+  local wrap = L.qcfg(c.queue).wrap
+  L.set(c, 'status', 'wrap_up')
+  L.set(c, 'finished_at', NOW)
+  L.set(a, 'wrap', L.num(a.wrap, 0) + 1)
+  L.unpool(a)
+  L.ev('finished', c, a.agent_id, {talk_s = NOW - L.num(c.answered_at, NOW), wrap_up_until = NOW + wrap})
+  L.touch(a)
+  return wrap
+end
+
+function L.end_wrap(c, a, code, notes)
+  redis.call('ZREM', L.K('dw'), c.contact_id)
+  local ch = c.channel
+  L.set(c, 'wrap_code', code)
+  L.set(c, 'wrap_notes', notes)
+  L.set(a, 'wrap', L.num(a.wrap, 0) - 1)
+  L.set(a, 'l:' .. ch, L.load(a, ch) - 1)
+  redis.call('SREM', L.K('ac', a.agent_id), c.contact_id)
+  L.set(a, 'idle', NOW)
+  local handle = NOW - L.num(c.answered_at, NOW)
+  local alpha = L.gcfg().alpha
+  local q = c.queue
+  local old = L.num(redis.call('HGET', L.K('aht'), q), L.qcfg(q).aht)
+  redis.call('HSET', L.K('aht'), q, alpha * handle + (1 - alpha) * old)
+  L.retire(c, 'done')
+  L.ev('wrapped_up', c, a.agent_id, {code = code, notes = notes, handle_s = handle})
+  L.repool(a)
+  L.touch(a)
+end
+
+function L.do_finish(c, a)
+  if L.finish(c, a) <= 0 then L.end_wrap(c, a, 'none', '')
+  else redis.call('ZADD', L.K('dw'), NOW + L.qcfg(c.queue).wrap, c.contact_id) end
+end
+
+-- --------------------------------------------------------------------------------------- matching
+function L.less(s1, m1, s2, m2)
+  if s1 ~= s2 then return s1 < s2 end
+  return m1 < m2
+end
+
+function L.match_contact(c)
+  if c.status ~= 'waiting' then return end
+  local q = c.queue
+  local cid = c.contact_id
+  local g = L.gcfg()
+  local ring = L.qcfg(q).strategy == 'ring_all'
+  local chosen = {}
+  local seen = {}
+  for tier = 0, L.num(c.overflow_step, 0) do
+    local key = L.K('p', q, tier, c.channel, c.language)
+    if ring then
+      local r = redis.call('ZRANGE', key, 0, g.ring_max + PEEK - 1, 'WITHSCORES')
+      for i = 1, #r, 2 do
+        local aid = r[i]
+        if not seen[aid] and not L.declined(cid, aid) then
+          seen[aid] = true
+          chosen[#chosen + 1] = {tonumber(r[i + 1]), aid}
+        end
+      end
+    else
+      local r = redis.call('ZRANGE', key, 0, PEEK, 'WITHSCORES')
+      for i = 1, #r, 2 do
+        local aid = r[i]
+        if not L.declined(cid, aid) then
+          local s = tonumber(r[i + 1])
+          if #chosen == 0 or L.less(s, aid, chosen[1][1], chosen[1][2]) then chosen = {{s, aid}} end
+          break
+        end
+      end
+    end
+  end
+  if #chosen > 0 then
+    table.sort(chosen, function(x, y) return L.less(x[1], x[2], y[1], y[2]) end)
+    local aids = {}
+    for i = 1, math.min(#chosen, g.ring_max) do aids[i] = chosen[i][2] end
+    L.offer(c, aids)
+  end
+end
+
+function L.match_agent(a)
+  if not a or not L.free(a) then return end
+  local aid = a.agent_id
+  local langs = {}
+  for _, l in ipairs(a._langs) do langs[l] = true end
+  local bs, bm = nil, nil
+  local sets = {}
+  for q, _ in pairs(a._mem) do sets[#sets + 1] = L.K('wk', q) end
+  if #sets == 0 then return end
+  for _, suf in ipairs(redis.call('SUNION', unpack(sets))) do
+    local q, ch, lang, step = string.match(suf, '^([^|]*)|([^|]*)|([^|]*)|(%d+)$')
+    step = tonumber(step)
+    local cap = a._cap[ch]
+    if step >= a._mem[q][1] and langs[lang] and cap and L.load(a, ch) < cap then
+      local key = L.K('w', q, ch, lang, step)
+      local r = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      if #r == 0 then redis.call('SREM', L.K('wk', q), suf) end
+      if #r > 0 and L.declined(L.cid_of(r[1]), aid) then r = redis.call('ZRANGE', key, 0, PEEK - 1, 'WITHSCORES') end
+      for i = 1, #r, 2 do
+        if not L.declined(L.cid_of(r[i]), aid) then
+          local s = tonumber(r[i + 1])
+          if bs == nil or L.less(s, r[i], bs, bm) then bs, bm = s, r[i] end
+          break
+        end
+      end
+    end
+  end
+  if bm then
+    L.match_contact(L.C(L.cid_of(bm)))
+    a = L.A(aid)
+    if L.free(a) and a.pc and not redis.call('ZSCORE', L.K('da'), aid) then
+      redis.call('ZADD', L.K('da'), a.idle, aid)
+    end
+  end
+end
+
+-- ------------------------------------------------------------------------------------------ results
+function L.reply(c, more)
+  L.flush()
+  local evs = '[]'
+  if #EV > 0 then evs = cjson.encode(EV) end
+  local offs = '[]'
+  if #OFFERS > 0 then offs = cjson.encode(OFFERS) end
+  local fc = {}
+  if c then fc = redis.call('HGETALL', c._k) end
+  return {'ok', evs, fc, offs, more or 0}
+end
+
+function L.fail(code) return {code} end
