@@ -22,8 +22,10 @@ from hotline.store.sql.tables import sms_outbox
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:  # pragma: no cover - selenium is in the test extras
     webdriver = None
@@ -36,6 +38,9 @@ WAIT = 20.0              # what a user waits for: a reply, a notice, the page
 START_TIMEOUT = 60.0     # the server answers /healthz
 WARM_TIMEOUT = 600.0     # the server's first assistant turn: loads (the first time ever: trains) the NLU
 PHONE = (390, 844)       # a phone-sized viewport
+
+ASSISTANT = '[data-testid="msg-assistant"] [data-testid="msg-text"]'   # 小贝's replies on the chat page
+CUSTOMER = '[data-testid="msg-customer"]'
 
 
 def need_browser() -> None:
@@ -170,3 +175,86 @@ def poll(what: str, check, timeout: float, diagnostics=lambda: ""):
         return WebDriverWait(None, timeout, poll_frequency=0.1).until(lambda _: check())
     except TimeoutException:
         pytest.fail(f"{what}: not within {timeout:.0f} s\n{diagnostics()}")
+
+
+class Customer:
+    """What a customer does on the page and sees on it."""
+
+    def __init__(self, driver, server: Server) -> None:
+        self.driver = driver
+        self.server = server
+
+    def open(self) -> None:
+        self.driver.get(f"{self.server.url}/chat")
+        self.wait_online()
+
+    def wait_online(self, timeout: float = WAIT) -> None:
+        self.wait("the page connects to 小贝", lambda d: self.status() == "online", timeout)
+
+    def status(self) -> str:
+        return self.driver.find_element(By.ID, "status").get_attribute("data-state")
+
+    def el(self, testid: str):
+        return self.driver.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+    def all(self, css: str):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def replies(self) -> list[str]:
+        return [e.text for e in self.all(ASSISTANT)]
+
+    def transcript(self) -> list[tuple[str, str]]:
+        return [(li.get_attribute("data-testid"), li.find_element(By.CSS_SELECTOR, '[data-testid="msg-text"]').text)
+                for li in self.all("#messages > li")]
+
+    def conversation_id(self) -> str:
+        return self.driver.execute_script("return sessionStorage.getItem('hotline.chat.conversation_id')")
+
+    def type(self, text: str) -> None:
+        box = self.el("input")
+        box.clear()
+        box.send_keys(text)
+        box.send_keys(Keys.ENTER)
+
+    def say(self, text: str, timeout: float = WAIT) -> list[str]:
+        """Type ``text`` and press Enter; the replies of that turn."""
+        before = len(self.replies())
+        self.type(text)
+        return self.answered(before, f"a reply to {text!r}", timeout)
+
+    def click_choice(self, label_part: str | None = None, index: int = 0) -> tuple[str, list[str]]:
+        """Click a choice button of the last reply (the first whose label contains ``label_part``)."""
+        buttons = [b for b in self.all('[data-testid="choice"]') if b.is_enabled()]
+        if label_part is not None:
+            buttons = [b for b in buttons if label_part in b.text]
+        assert buttons, f"no choice {label_part!r} on the page: {self.replies()[-3:]}"
+        before = len(self.replies())
+        label = buttons[index].text
+        buttons[index].click()
+        return label, self.answered(before, f"a reply to the choice {label!r}")
+
+    def answered(self, before: int, what: str, timeout: float = WAIT) -> list[str]:
+        self.wait(what, lambda d: len(self.replies()) > before and not self.all('[data-state="pending"]')
+                  and not self.el("typing").is_displayed(), timeout)
+        return self.replies()[before:]
+
+    def wait(self, what: str, condition, timeout: float = WAIT):
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
+        except TimeoutException:
+            pytest.fail(f"{what}: not within {timeout:.0f} s\n{self.diagnostics()}")
+
+    def diagnostics(self) -> str:
+        parts = []
+        try:
+            parts.append("--- the page ---\n" + "\n".join(f"{role}: {text}" for role, text in self.transcript()))
+            parts.append(f"status: {self.status()}")
+        except WebDriverException as err:
+            parts.append(f"(page unreadable: {err.msg})")
+        try:
+            logs = self.driver.get_log("browser")
+            parts.append("--- browser console ---\n" + "\n".join(e["message"] for e in logs[-20:]))
+        except Exception:  # the log may be unavailable; the rest still helps
+            pass
+        parts.append(self.server.tail())
+        return "\n".join(parts)
