@@ -25,6 +25,7 @@ from hotline.desk.accounts import Agent
 from hotline.desk.hub import ChatEvent, ChatLog, Hub, MemoryHub
 from hotline.domain.billing import Clock
 from hotline.domain.errors import DomainError, InvalidInput, NotFound
+from hotline.domain.msisdn import mask_msisdn
 from hotline.routing.model import AgentState, Contact, ContactStatus, Event, Presence, RoutingError
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import audit_log, conversations, handoffs
@@ -37,7 +38,9 @@ LIVE = (ContactStatus.WAITING, ContactStatus.OFFERED, ContactStatus.ACTIVE)
 CUSTOMER_TEXT = {
     "zh": {"ahead": "您前面还有{n}位客户，预计等待约{m}分钟。",
            "first": "您已排在第1位，预计等待约{m}分钟，请稍候。",
-           "queued": "正在为您转接人工客服，请稍候。",
+           "queued": "正在为您转接人工客服，请稍候。不想等待可回复「回电」，我们保留您的位置并致电您。",
+           "callback": "好的，已为您保留排队位置。轮到您时，人工客服将致电{number}，请留意接听。",
+           "callback_no_number": "回电需要您的手机号码：请先填写号码，再转人工。",
            "joined": "人工客服 {name} 为您服务。",
            "transferred": "正在为您转接其他客服，请稍候。",
            "ended": "本次人工服务已结束，感谢您的耐心。如还有问题，小贝继续为您服务。",
@@ -45,7 +48,10 @@ CUSTOMER_TEXT = {
            "refused": "抱歉，人工客服当前繁忙，暂时无法接入，请稍后再试。小贝继续为您服务。"},
     "en": {"ahead": "There are {n} customers ahead of you; the estimated wait is about {m} minutes.",
            "first": "You are first in line; the estimated wait is about {m} minutes.",
-           "queued": "Connecting you to an agent, please wait.",
+           "queued": "Connecting you to an agent, please wait. Rather not wait? Reply \"call me back\": "
+                     "we keep your place and call you.",
+           "callback": "Done: your place is kept. When it is your turn, an agent will call {number}.",
+           "callback_no_number": "A callback needs your mobile number: enter it first, then ask for an agent.",
            "joined": "Agent {name} is now serving you.",
            "transferred": "Transferring you to another agent, please wait.",
            "ended": "The agent has ended this chat. Thank you! Xiaobei is here if you need anything else.",
@@ -53,6 +59,7 @@ CUSTOMER_TEXT = {
            "refused": "Sorry, all agents are busy right now; please try again later. Xiaobei is here to help."},
 }
 CANCEL_WORDS = {"取消转人工", "取消人工", "取消排队", "不排了", "cancel agent", "leave queue"}
+CALLBACK_WORDS = {"回电", "给我回电", "请回电", "回拨", "给我回电话", "call me back", "callback"}
 
 _ROUTING_MESSAGES = {
     "not_offered": ("该会话已不再分配给您（可能已超时或被其他客服接起）。",
@@ -120,10 +127,6 @@ def load_desk_data(folder: Path = DATA) -> DeskData:
     return DeskData(tuple(Code(c["code"], c["title_zh"], c["title_en"]) for c in codes["wrapup"]),
                     tuple(Code(c["code"], c["title_zh"], c["title_en"]) for c in codes["break"]),
                     tuple(dict(r) for r in canned["reply"]))
-
-
-def mask_msisdn(msisdn: str | None) -> str | None:
-    return f"{msisdn[:3]}****{msisdn[-4:]}" if msisdn and len(msisdn) >= 7 else msisdn
 
 
 class _Defaulting(dict):
@@ -253,7 +256,7 @@ class Desk:
         return {"contact_id": c.contact_id, "status": str(c.status), "channel": str(c.channel), "queue": c.queue,
                 "queue_title_zh": q.title_zh if q else c.queue, "queue_title_en": q.title_en if q else c.queue,
                 "tier": c.tier, "language": c.language, "urgent": c.urgent, "msisdn": c.msisdn,
-                "msisdn_masked": mask_msisdn(c.msisdn), "business": c.business,
+                "msisdn_masked": mask_msisdn(c.msisdn) if c.msisdn else None, "business": c.business,
                 "business_name_zh": b.name_zh if b else None, "business_name_en": b.name_en if b else None,
                 "conversation_id": ctx.get("conversation_id"), "reason": ctx.get("reason"),
                 "enqueued_at": c.enqueued_at, "answered_at": c.answered_at,
@@ -374,7 +377,7 @@ class Desk:
         if c is not None and (c.agent_id == agent.login or agent.login in (c.offered_to or ())):
             lang = lang or c.language
             b = self.catalog.by_code.get(c.business) if c.business else None
-            values["customer"] = mask_msisdn(c.msisdn) or ""
+            values["customer"] = mask_msisdn(c.msisdn) if c.msisdn else ""
             values["business"] = (b.name_en if (lang or "zh").startswith("en") else b.name_zh) if b else None
         en = (lang or "zh").startswith("en")
         if not values.get("business"):
@@ -523,6 +526,20 @@ class CustomerChat:
                 await self.desk.hub.publish(ChatEvent(conversation_id, "message", "customer", text, None, None,
                                                       self.contact_id, seq, self.desk.now()))
             return True
+        if status is ContactStatus.WAITING and text.strip().lower() in CALLBACK_WORDS:
+            await self.desk.chatlog.append(conversation_id, "customer", text, now=self.desk.clock.now(),
+                                           client_id=client_id)
+            await self.send({"type": "ack", "message_id": client_id, "conversation_id": conversation_id})
+            if not contact.msisdn:
+                await self._say("callback_no_number")
+                return True
+            try:      # the contact keeps its place in the queue; the agent who gets it calls the customer
+                self.desk.router.request_callback(self.contact_id, contact.msisdn)
+            except RoutingError:
+                return True
+            await self.send({"type": "live", "event": "callback",
+                             "text": customer_text("callback", self.lang, number=mask_msisdn(contact.msisdn))})
+            return True
         if status in (ContactStatus.WAITING, ContactStatus.OFFERED, None) and \
                 text.strip().lower() in CANCEL_WORDS:
             if contact is not None:
@@ -636,7 +653,7 @@ class CustomerChat:
                 return None
 
     async def _say(self, key: str) -> None:
-        await self.send({"type": "live", "event": "ended" if key != "transferred" else key,
+        await self.send({"type": "live", "event": key if key in ("transferred", "callback_no_number") else "ended",
                          "text": customer_text(key, self.lang)})
 
     async def _stop(self, release: bool = False) -> None:

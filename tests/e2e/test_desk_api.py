@@ -385,6 +385,28 @@ def test_a_rejected_offer_goes_to_another_agent(live):
     assert view["missed"] == 1
 
 
+def test_a_waiting_customer_asks_for_a_callback_and_keeps_the_place(live):
+    """No agent is free: the customer replies 回电; the contact keeps its place (it is still first), becomes a
+    callback to the number, and the first agent to go available gets it as a callback to make."""
+    cid, contact = live.hand_off()
+    later_cid, later = live.hand_off()
+    customer = live.customer(cid)
+    customer.say("回电")
+    told = customer.live_event("callback")
+    assert "138****8000" in told["text"] and "保留" in told["text"]
+    first = live.router.contact(contact)
+    assert first.channel == "callback" and first.callback_number == "13800138000"
+    assert live.router.position(contact)[0] == 1 and live.router.position(later)[0] == 2
+    agent = live.agent("a1003")    # orders 9; a callback is one at a time
+    agent.connect()
+    agent.available()
+    live.route()
+    view = agent.view(lambda v: v["offers"], "the callback offer")
+    assert view["offers"][0]["contact_id"] == contact and view["offers"][0]["channel"] == "callback"
+    customer.close()
+    agent.close()
+
+
 def test_transfer_to_a_queue_and_to_an_agent(live):
     first, second = live.agent("a1003"), live.agent("a1001")  # a1001 王芳: general 8, billing 7, orders 6
     for a in (first, second):

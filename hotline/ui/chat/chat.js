@@ -515,7 +515,8 @@
     var last = transcript[transcript.length - 1];
     var repeat = last && last.role === "live" && last.text === text;
     // The queue position only updates the banner; the agent joining or a transfer is kept in the log.
-    if ((data.event === "joined" || data.event === "transferred") && !repeat) {
+    if ((data.event === "joined" || data.event === "transferred" || data.event === "callback" ||
+         data.event === "callback_no_number") && !repeat) {
       add({ role: "live", text: text });
     }
   }
