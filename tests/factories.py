@@ -37,3 +37,16 @@ def make_subscriber(hl: Hotline, msisdn: str = "13812345678", *, password: str =
                  "start_cycle": row["cycle"], "end_cycle": None, "created_at": now} for code, in_plan in rows])
     hl.db.run_sync(job)
     return msisdn
+
+
+class ManualClock:
+    """The routing engine's time (epoch seconds), moved by hand: no test waits for the real clock."""
+
+    def __init__(self, t: float = 1_800_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds

@@ -20,21 +20,11 @@ from hotline.desk.accounts import Accounts
 from hotline.routing.engine import build_router
 from hotline.routing.model import AgentProfile, Channel, NewContact, Presence
 from hotline.routing.records import ContactRecords
+from factories import ManualClock
 
 pytestmark = pytest.mark.asyncio
 SH = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2026, 11, 15, 10, 0, tzinfo=SH).timestamp()       # conftest's clock: 10:00 in Shanghai
-
-
-class ManualClock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, s: float) -> None:
-        self.t += s
 
 
 @pytest.fixture

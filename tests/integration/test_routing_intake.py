@@ -12,17 +12,10 @@ from hotline.routing.intake import Intake
 from hotline.routing.model import ContactStatus
 from hotline.store.sql.tables import handoffs
 from conftest import TEST_KDF_N
+from factories import ManualClock
 
 ZHANG = "13800138000"   # 神州行, unrated: a normal customer
 LI = "13900139000"      # 全球通 five-star gold: VIP
-
-
-class ManualClock:
-    def __init__(self, t: float = 1_800_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture

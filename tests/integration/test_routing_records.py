@@ -19,20 +19,10 @@ from hotline.routing.reports import Reports, counts_of_rows, load_queue_infos
 from hotline.store.sql import migrate
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import agent_states, contacts
+from factories import ManualClock
 
 SH = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2026, 11, 24, 9, 50, tzinfo=SH).timestamp()     # 09:50 Shanghai
-
-
-class ManualClock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, s: float) -> None:
-        self.t += s
 
 
 @pytest.fixture
