@@ -1,7 +1,7 @@
-"""``python -m bench [seeding] [orders] [sms] [nlu] [assistant] [profile] [options]``: run benchmarks, print one
-table at the end.
+"""``python -m bench [seeding] [orders] [sms] [nlu] [assistant] [routing] [profile] [options]``: run benchmarks,
+print one table at the end.
 
-With no names, runs every benchmark (seeding, orders, sms, nlu, assistant); ``profile`` (a cProfile breakdown
+With no names, runs every benchmark (seeding, orders, sms, nlu, assistant, routing); ``profile`` (a cProfile breakdown
 of the sequential order loop) only runs when named. Results also go to bench/results/latest.json.
 """
 
@@ -16,7 +16,7 @@ from typing import Callable
 
 from bench.common import BACKENDS, KDF_N, Row, env_float, env_int, log, render_table, write_results
 
-ALL = ("seeding", "orders", "sms", "nlu", "assistant")
+ALL = ("seeding", "orders", "sms", "nlu", "assistant", "routing")
 NAMED = ALL + ("profile",)
 
 
@@ -31,6 +31,8 @@ def _runner(name: str) -> Callable[..., list[Row]]:
         from bench.nlu import run
     elif name == "assistant":
         from bench.assistant import run
+    elif name == "routing":
+        from bench.routing import run
     else:
         from bench.profiling import run
     return run
@@ -78,6 +80,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="assistant: synthetic subscribers seeded (default 500)")
     p.add_argument("--assistant-workers", default=os.environ.get("HOTLINE_BENCH_ASSISTANT_WORKERS", "1"),
                    help="assistant: comma-separated uvicorn worker counts, 'all' = one per core (default 1)")
+    p.add_argument("--routing-seconds", type=float, default=env_float("HOTLINE_BENCH_ROUTING_SECONDS", 8.0),
+                   help="routing: seconds of each timed phase (default 8)")
+    p.add_argument("--routing-agents", type=int, default=env_int("HOTLINE_BENCH_ROUTING_AGENTS", 10_000),
+                   help="routing: agents logged in (default 10000)")
+    p.add_argument("--routing-contacts", type=int, default=env_int("HOTLINE_BENCH_ROUTING_CONTACTS", 50_000),
+                   help="routing: contacts kept waiting (default 50000)")
+    p.add_argument("--routing-processes", type=int, default=env_int("HOTLINE_BENCH_ROUTING_PROCESSES", 4),
+                   help="routing: processes sharing Redis for the concurrent and racing rows (default 4)")
     args = p.parse_args(argv)
     unknown = [b for b in args.benchmarks if b not in NAMED]
     if unknown:
@@ -106,7 +116,9 @@ def main(argv: list[str] | None = None) -> None:
               "nlu_seconds": args.nlu_seconds, "nlu_cpu": None if args.nlu_cpu < 0 else args.nlu_cpu,
               "assistant_seconds": args.assistant_seconds, "assistant_open_seconds": args.assistant_open_seconds,
               "assistant_concurrency": args.assistant_concurrency,
-              "assistant_subscribers": args.assistant_subscribers, "assistant_workers": args.assistant_workers}
+              "assistant_subscribers": args.assistant_subscribers, "assistant_workers": args.assistant_workers,
+              "routing_seconds": args.routing_seconds, "routing_agents": args.routing_agents,
+              "routing_contacts": args.routing_contacts, "routing_processes": args.routing_processes}
     started = time.time()
     params["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
     rows: list[Row] = []
@@ -121,7 +133,9 @@ def main(argv: list[str] | None = None) -> None:
                               assistant_open_seconds=args.assistant_open_seconds,
                               assistant_concurrency=args.assistant_concurrency,
                               assistant_subscribers=args.assistant_subscribers,
-                              assistant_workers=args.assistant_workers)
+                              assistant_workers=args.assistant_workers,
+                              routing_seconds=args.routing_seconds, routing_agents=args.routing_agents,
+                              routing_contacts=args.routing_contacts, routing_processes=args.routing_processes)
     path = write_results(rows, params, started)
     log(f"done in {time.time() - started:.0f}s; results in {path}")
     print(render_table(rows))

@@ -7,6 +7,7 @@ channel, urgency) to a queue.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -141,6 +142,8 @@ def parse_config(doc: Mapping[str, Any]) -> RoutingConfig:
         name = q.pop("name")
         if name in queues:
             raise ConfigError(f"queue {name!r} defined twice")
+        if not re.fullmatch(r"[a-z0-9_]+", name):
+            raise ConfigError(f"queue name {name!r}: use lower-case letters, digits and _ (it is part of keys)")
         overflow = tuple(OverflowStep(after=float(o["after"]), min_level=o.get("min_level"),
                                       add_skills=_tuple(o.get("add_skills"))) for o in q.pop("overflow", []))
         qc = QueueConfig(name=name, overflow=overflow, boosts=dict(q.pop("boosts", {})), **q)

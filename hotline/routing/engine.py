@@ -275,7 +275,8 @@ class Router:
         return self._view(a) if a else None
 
     def agents(self) -> list[AgentView]:
-        return [v for v in (self.agent(aid) for aid in self.state.agent_ids()) if v is not None]
+        recs = self.state.get_agents(self.state.agent_ids())
+        return [self._view(a) for a in recs if a is not None]
 
     def waiting(self, queue: str | None = None) -> list[Contact]:
         """Waiting contacts in the order they will be served (all queues merged by score if None)."""

@@ -70,6 +70,7 @@ class RoutingState(Protocol):
     def logout(self, agent_id: str, now: float) -> Result: ...
     def set_presence(self, agent_id: str, presence: str, reason: str | None, now: float) -> Result: ...
     def get_agent(self, agent_id: str) -> Record | None: ...
+    def get_agents(self, agent_ids: list[str]) -> list[Record | None]: ...
     def agent_ids(self) -> list[str]: ...
 
     # the agent's side of a contact
@@ -83,7 +84,8 @@ class RoutingState(Protocol):
     # the engine's loop
     def dispatch_one(self, now: float) -> Result | None:
         """One routing decision: the longest-idle dirty agent takes the best waiting contact it may
-        serve, else the best dirty contact gets the best free agent(s) of its queue's strategy.
+        serve, else the best dirty contact gets the best free agent(s) of its queue's strategy (marks
+        that no longer need a decision are dropped on the way, at most 16 per call).
         None when nothing was left to decide; else the result has ``more``: how many dirty agents and
         contacts are left."""
     def dispatch_many(self, now: float, n: int) -> list[Result | None]:

@@ -391,6 +391,19 @@ def test_a_full_queue_refuses(router, events):
     assert len(kinds(events, "refused")) == 1
 
 
+def test_a_contact_back_from_a_missed_offer_counts_once_toward_max_length(router, clock):
+    cap = router.config.queues["english"].max_length
+    agent(router, "e1", {"english": 5}, langs=("en",))
+    first = router.enqueue(voice(language="en"))
+    router.dispatch()
+    clock.advance(21)                                           # english offer_timeout 20 s
+    router.tick()
+    assert router.contact(first.contact_id).status is ContactStatus.WAITING
+    for _ in range(cap - 1):
+        assert router.enqueue(voice(language="en")).status is ContactStatus.WAITING
+    assert router.enqueue(voice(language="en")).status is ContactStatus.REFUSED
+
+
 def test_abandon_while_waiting_and_while_offered(router, events):
     c1 = router.enqueue(voice("query"))
     c2 = router.enqueue(voice("query"))
@@ -533,3 +546,79 @@ def test_logout_refused_while_busy_and_snapshot_counts(router, clock):
     router.logout("a2")
     assert router.agent("a2") is None
     assert [v.agent_id for v in router.agents()] == ["a1"]
+
+
+# --------------------------------------------------------------------------- both stores decide alike
+def test_memory_and_redis_make_the_same_decisions():
+    """A seeded day in a busy centre (200 agents, 1,000 contacts, then 300 rounds of wrap-up, new
+    contact, dispatch, accept, with rejects, breaks and timeouts) run on both stores with the same
+    clock gives the same offers in the same order: the Lua scripts mirror memory.py step by step."""
+    import random
+
+    client = redis_client()
+    need(client is not None, f"Redis is not reachable at {REDIS_URL}")
+    from hotline.store.state.redis import RedisState
+    prefix = f"test:routing:{uuid.uuid4().hex[:12]}"
+    categories = ("query", "order", "cancel", "care", "account", "payment", "broadband", "consult")
+    skills = ("billing", "orders", "broadband", "care", "general")
+    logs = []
+    try:
+        for state in (MemoryState(), RedisState(client, prefix)):
+            rnd = random.Random(5)
+            clock = Clock()
+            router = Router(load_routing_config(), state, clock)
+            log: list = []
+            active: list = []
+
+            def dispatch():
+                for o in router.dispatch():
+                    log.append((round(clock.t - T0, 3), o.contact_id[-6:], o.agent_id))
+                    try:
+                        if rnd.random() < 0.1:
+                            router.reject(o.agent_id, o.contact_id)
+                        elif rnd.random() < 0.95:
+                            router.accept(o.agent_id, o.contact_id)
+                            active.append((o.agent_id, o.contact_id))
+                    except RoutingError as err:      # ring-all: another agent took it first
+                        log.append(err.code)
+
+            def contact(i):
+                return NewContact(channel=Channel.VOICE if rnd.random() < 0.6 else Channel.CHAT,
+                                  category=rnd.choice(categories), tier="vip" if rnd.random() < 0.1 else "normal",
+                                  urgent=rnd.random() < 0.05, language="en" if rnd.random() < 0.05 else "zh",
+                                  contact_id=f"c{i:06d}")
+
+            for i in range(200):
+                sk = {s: rnd.randint(2, 10) for s in rnd.sample(skills, rnd.choice((1, 2, 3)))}
+                if rnd.random() < 0.1:
+                    sk["vip"] = rnd.randint(5, 10)
+                langs = ("zh", "en") if rnd.random() < 0.1 else ("zh",)
+                if "en" in langs:
+                    sk["english"] = rnd.randint(3, 9)
+                router.login(AgentProfile(f"a{i:03d}", f"A{i}", sk, langs, {"voice": 1, "chat": rnd.choice((1, 3))}))
+            for i in range(1000):
+                router.enqueue(contact(i))
+            for i in range(200):
+                router.set_presence(f"a{i:03d}", Presence.AVAILABLE)
+            dispatch()
+            for n in range(300):
+                clock.advance(rnd.choice((0.5, 1, 2, 5)))
+                if active:
+                    aid, cid = active.pop(rnd.randrange(len(active)))
+                    router.wrap_up(aid, cid, "done") if rnd.random() < 0.7 else router.finish(aid, cid)
+                router.enqueue(contact(1000 + n))
+                if rnd.random() < 0.05:
+                    router.set_presence(f"a{rnd.randrange(200):03d}", Presence.BREAK, "rest")
+                if rnd.random() < 0.05:
+                    router.set_presence(f"a{rnd.randrange(200):03d}", Presence.AVAILABLE)
+                router.tick()
+                dispatch()
+            snap = router.snapshot()["queues"]
+            logs.append((log, {q: (v["waiting"], v["offered"], v["agents"]) for q, v in snap.items()}))
+    finally:
+        drop_prefix(client, prefix)
+        client.close()
+    (mem_log, mem_snap), (red_log, red_snap) = logs
+    assert len(mem_log) > 500
+    assert red_log == mem_log
+    assert red_snap == mem_snap

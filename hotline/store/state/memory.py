@@ -129,7 +129,9 @@ class MemoryState:
             lst = self.waiting[key] = SortedList()
             self.wkeys[c["queue"]].add(key)
         lst.add((c["score"], c["m"]))
-        self.queued[c["queue"]].add((c["enqueued_at"], c["m"]))
+        queued, entry = self.queued[c["queue"]], (c["enqueued_at"], c["m"])
+        if entry not in queued:          # back from an offer or an overflow step: already counted
+            queued.add(entry)
         if step + 1 < len(qp["after"]):
             self._due_add(self.due_over, "over", c["contact_id"], c["queued_at"] + qp["after"][step + 1])
         self._maybe_dirty(c, now)
@@ -137,19 +139,14 @@ class MemoryState:
     def _maybe_dirty(self, c: Record, now: float) -> None:
         """A placed contact needs a decision only when some agent is free in a pool that accepts it now;
         otherwise an agent freeing up will find it."""
-        q, ch, lang = c["queue"], c["channel"], c["language"]
-        if any(self._head((q, tier, ch, lang), "", now) for tier in range(c["overflow_step"] + 1)):
+        if self._some_free(c, now):
             self._dirty_contact(c)
 
     def _unplace(self, c: Record) -> None:
         """Take a waiting contact out of its waiting list (it keeps its queued entry)."""
-        key = self._wkey(c)
-        lst = self.waiting.get(key)
+        lst = self.waiting.get(self._wkey(c))
         if lst is not None:
-            lst.discard((c["score"], c["m"]))
-            if not lst:
-                del self.waiting[key]
-                self.wkeys[c["queue"]].discard(key)
+            lst.discard((c["score"], c["m"]))     # an emptied list stays listed until a match meets it
         self._due_del(self.due_over, "over", c["contact_id"])
         if c["contact_id"] in self.dirty_c_in:
             self.dirty_c_in.discard(c["contact_id"])
@@ -258,8 +255,19 @@ class MemoryState:
                     lst = pools[key] = SortedList()
                 lst.add((score, aid))
         a["pools"] = new
-        self.dirty_a_at[aid] = a["idle"]
-        self.dirty_a.add((a["idle"], aid))
+        if self._has_work(a):
+            self.dirty_a_at[aid] = a["idle"]
+            self.dirty_a.add((a["idle"], aid))
+
+    def _has_work(self, a: Record) -> bool:
+        """Whether some waiting list the free agent may serve is non-empty (else no decision is needed:
+        a contact placed later finds the agent in its pools)."""
+        langs, load, cap = a["languages"], a["load"], a["capacity"]
+        for q, (tier, _) in a["mem"].items():
+            for key in self.wkeys[q]:
+                if key[3] >= tier and key[2] in langs and load.get(key[1], 0) < cap.get(key[1], 0):
+                    return True
+        return False
 
     def _staff(self, a: Record, sign: int) -> None:
         for q in a["mem"]:
@@ -486,6 +494,10 @@ class MemoryState:
             out["contacts"] = sorted(out["contacts"])
             return out
 
+    def get_agents(self, agent_ids: list[str]) -> list[Record | None]:
+        with self._lock:
+            return [self.get_agent(aid) for aid in agent_ids]
+
     def agent_ids(self) -> list[str]:
         with self._lock:
             return sorted(self.agents)
@@ -647,29 +659,50 @@ class MemoryState:
             self._release(c, a, now)
             self._ev(events, "transferred", c, agent_id, {"to_agent": to_agent})
             offers: list = []
-            self.queued[c["queue"]].add((c["enqueued_at"], c["m"]))
+            entry = (c["enqueued_at"], c["m"])
+            if entry not in self.queued[c["queue"]]:
+                self.queued[c["queue"]].add(entry)
             self._offer(c, [to_agent], now, events, offers)
             self._repool(a)
             self._touch(a, now, events)
             return {"ok": True, "contact": copy.deepcopy(c), "events": events, "offers": offers}
 
     # ------------------------------------------------------------------------------- the loop
+    SKIP = 16   # marks that no longer need a decision, dropped on the way to one (as dispatch.lua)
+
     def dispatch_one(self, now: float) -> Result | None:
         with self._lock:
             events: list = []
             offers: list = []
-            if self.dirty_a:
-                at, aid = self.dirty_a.pop(0)
+            for _ in range(self.SKIP):
+                if not self.dirty_a:
+                    break
+                _, aid = self.dirty_a.pop(0)
                 del self.dirty_a_at[aid]
-                self._match_agent(self.agents[aid], now, events, offers)
-                return {"ok": True, "events": events, "offers": offers, "more": len(self.dirty_a) + len(self.dirty_c)}
-            if self.dirty_c:
+                a = self.agents.get(aid)
+                if a is not None and self._free(a) and self._has_work(a):
+                    self._match_agent(a, now, events, offers)
+                    return {"ok": True, "events": events, "offers": offers, "more": self._more()}
+            for _ in range(self.SKIP):
+                if not self.dirty_c:
+                    break
                 _, m = self.dirty_c.pop(0)
-                cid = m[13:]
-                self.dirty_c_in.discard(cid)
-                self._match_contact(self.contacts[cid], now, events, offers)
-                return {"ok": True, "events": events, "offers": offers, "more": len(self.dirty_a) + len(self.dirty_c)}
+                c = self.contacts.get(m[13:])
+                self.dirty_c_in.discard(m[13:])
+                if c is not None and c["status"] == "waiting" and self._some_free(c, now):
+                    self._match_contact(c, now, events, offers)
+                    return {"ok": True, "events": events, "offers": offers, "more": self._more()}
+            if self.dirty_a or self.dirty_c:
+                return {"ok": True, "events": events, "offers": offers, "more": self._more()}
             return None
+
+    def _more(self) -> int:
+        return len(self.dirty_a) or len(self.dirty_c)
+
+    def _some_free(self, c: Record, now: float) -> bool:
+        """Whether an agent is free in a pool that accepts the contact now (declines aside)."""
+        q, ch, lang = c["queue"], c["channel"], c["language"]
+        return any(self._head((q, tier, ch, lang), "", now) for tier in range(c["overflow_step"] + 1))
 
     def dispatch_many(self, now: float, n: int) -> list[Result | None]:
         out: list[Result | None] = []
@@ -690,11 +723,15 @@ class MemoryState:
         best = None
         langs, load, cap = a["languages"], a["load"], a["capacity"]
         waiting, declined = self.waiting, self.declined
+        stale: list[tuple] = []
         for q, (tier, _) in a["mem"].items():
             for key in self.wkeys[q]:
                 if key[3] < tier or key[2] not in langs or load.get(key[1], 0) >= cap.get(key[1], 0):
                     continue
                 lst = waiting[key]
+                if not lst:
+                    stale.append((q, key))
+                    continue
                 entry = lst[0]
                 if declined and self._declined(entry[1][13:], aid, now):
                     entry = next((e for e in lst.islice(1, PEEK) if not self._declined(e[1][13:], aid, now)), None)
@@ -702,6 +739,9 @@ class MemoryState:
                         continue
                 if best is None or entry < best:
                     best = entry
+        for q, key in stale:
+            self.wkeys[q].discard(key)
+            del waiting[key]
         if best is not None:
             # the freed agent chose the contact (priority); the queue's strategy chooses the agent
             self._match_contact(self.contacts[best[1][13:]], now, events, offers)

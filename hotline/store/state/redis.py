@@ -121,7 +121,7 @@ class RedisState:
         if status == "dup":
             res["dup"] = True
         if len(raw) > 4:
-            res["more"] = bool(int(raw[4]))
+            res["more"] = int(raw[4])
         return res
 
     def k(self, *parts: str) -> str:
@@ -183,11 +183,20 @@ class RedisState:
         return self._result(self._call("presence", now, agent_id, presence, reason or ""))
 
     def get_agent(self, agent_id: str) -> Record | None:
-        with self.r.pipeline(transaction=True) as pipe:
-            pipe.hgetall(self.k("a", agent_id))
-            pipe.hgetall(self.k("ap", agent_id))
-            pipe.smembers(self.k("ac", agent_id))
-            raw, prof, contacts = pipe.execute()
+        return self.get_agents([agent_id])[0]
+
+    def get_agents(self, agent_ids: list[str]) -> list[Record | None]:
+        """Several agents in one round trip (the wallboard reads them all)."""
+        with self.r.pipeline(transaction=False) as pipe:
+            for aid in agent_ids:
+                pipe.hgetall(self.k("a", aid))
+                pipe.hgetall(self.k("ap", aid))
+                pipe.smembers(self.k("ac", aid))
+            flat = pipe.execute()
+        return [self._agent(*flat[i:i + 3]) for i in range(0, len(flat), 3)]
+
+    @staticmethod
+    def _agent(raw: dict, prof: dict, contacts: set) -> Record | None:
         if not raw:
             return None
         h = {_text(k): _text(v) for k, v in raw.items()}

@@ -10,11 +10,11 @@ if c.status ~= 'offered' or not mine or a.offer ~= cid then return fail('not_off
 local ch = c.channel
 local ld = load(a, ch) + 1
 local over = ld - (a._cap[ch] or 0)
-local seen = tonumber(redis.call('HGET', K('stats'), 'max_over') or '-1000000000')
-if over > seen then redis.call('HSET', K('stats'), 'max_over', over) end
+local seen = tonumber(redis.call('HGET', K_STATS, 'max_over') or '-1000000000')
+if over > seen then redis.call('HSET', K_STATS, 'max_over', over) end
 if over > 0 then return fail('over_capacity') end
 withdraw_all(c, aid)
-redis.call('ZREM', K('do'), cid .. '|' .. aid)
+redis.call('ZREM', K_DO, cid .. '|' .. aid)
 dequeue(c)
 set(c, 'status', 'active')
 set(c, 'agent_id', aid)
@@ -24,8 +24,8 @@ set(a, 'offer', nil)
 set(a, 'offer_exp', nil)
 set(a, 'missed', 0)
 set(a, 'l:' .. ch, ld)
-redis.call('SADD', K('ac', aid), cid)
-redis.call('HINCRBY', K('stats'), 'accepts', 1)
+redis.call('SADD', K2('ac', aid), cid)
+redis.call('HINCRBY', K_STATS, 'accepts', 1)
 ev('accepted', c, aid, {waited_s = NOW - tonumber(c.enqueued_at)})
 repool(a)
 touch(a)

@@ -1,21 +1,36 @@
 -- One routing decision (nil when nothing is left to decide): the longest-idle dirty agent picks the best
 -- waiting contact it may serve, which goes to the best agent of its queue's strategy; else the best dirty
--- contact gets the best free agent(s). Find and claim happen in this one call.
+-- contact gets the best free agent(s). Find and claim happen in this one call. Marks that no longer
+-- need a decision (the agent is not free or has nothing it may serve; no agent is free for the contact)
+-- are dropped on the way, up to SKIP of them.
 -- The reply's last element: how many dirty agents are left to decide, else how many dirty contacts.
+local SKIP = 16
 local function more()
-  local n = redis.call('ZCARD', K('da'))
+  local n = redis.call('ZCARD', K_DA)
   if n > 0 then return n end
-  return redis.call('ZCARD', K('dc'))
+  return redis.call('ZCARD', K_DC)
 end
-local top = redis.call('ZPOPMIN', K('da'))
-if #top > 0 then
-  match_agent(A(top[1]))
-  return reply(nil, more())
+for _ = 1, SKIP do
+  local top = redis.call('ZPOPMIN', K_DA)
+  if #top == 0 then break end
+  local a = A(top[1])
+  if a and free(a) and redis.call('SINTERCARD', 2, K_WALL, K2('as', a.agent_id), 'LIMIT', 1) > 0 then
+    match_agent(a)
+    return reply(nil, more())
+  end
 end
-top = redis.call('ZPOPMIN', K('dc'))
-if #top > 0 then
+for _ = 1, SKIP do
+  local top = redis.call('ZPOPMIN', K_DC)
+  if #top == 0 then break end
   local c = C(cid_of(top[1]))
-  if c then match_contact(c) end
-  return reply(nil, more())
+  if c and c.status == 'waiting' then
+    local keys = {}
+    for tier = 0, num(c.overflow_step, 0) do keys[#keys + 1] = Kp(c.queue, tier, c.channel, c.language) end
+    if redis.call('EXISTS', unpack(keys)) > 0 then
+      match_contact(c)
+      return reply(nil, more())
+    end
+  end
 end
+if redis.call('EXISTS', K_DA, K_DC) > 0 then return reply(nil, more()) end
 return false

@@ -1,7 +1,7 @@
 -- ARGV[3] = limit per kind: offer timeouts, wrap-up ends, overflow steps, ended cool-downs.
 local limit = tonumber(ARGV[3])
 local g = gcfg()
-for _, key in ipairs(redis.call('ZRANGEBYSCORE', K('do'), '-inf', NOW, 'LIMIT', 0, limit)) do
+for _, key in ipairs(redis.call('ZRANGEBYSCORE', K_DO, '-inf', NOW, 'LIMIT', 0, limit)) do
   local cid, aid = string.match(key, '^(.*)|(.*)$')
   local c = C(cid)
   local a = A(aid)
@@ -10,7 +10,7 @@ for _, key in ipairs(redis.call('ZRANGEBYSCORE', K('do'), '-inf', NOW, 'LIMIT', 
     missed = num(a.missed, 0) + 1
     set(a, 'missed', missed)
   end
-  if c then back(c, aid, 'offer_timeout', {missed = missed}) else redis.call('ZREM', K('do'), key) end
+  if c then back(c, aid, 'offer_timeout', {missed = missed}) else redis.call('ZREM', K_DO, key) end
   if a then
     a = A(aid)
     if num(a.missed, 0) >= g.max_missed and a.presence == 'available' then
@@ -20,32 +20,32 @@ for _, key in ipairs(redis.call('ZRANGEBYSCORE', K('do'), '-inf', NOW, 'LIMIT', 
     end
   end
 end
-for _, cid in ipairs(redis.call('ZRANGEBYSCORE', K('dw'), '-inf', NOW, 'LIMIT', 0, limit)) do
+for _, cid in ipairs(redis.call('ZRANGEBYSCORE', K_DW, '-inf', NOW, 'LIMIT', 0, limit)) do
   local c = C(cid)
-  if c and c.agent_id then end_wrap(c, A(c.agent_id), 'timeout', '') else redis.call('ZREM', K('dw'), cid) end
+  if c and c.agent_id then end_wrap(c, A(c.agent_id), 'timeout', '') else redis.call('ZREM', K_DW, cid) end
 end
-for _, cid in ipairs(redis.call('ZRANGEBYSCORE', K('dv'), '-inf', NOW, 'LIMIT', 0, limit)) do
+for _, cid in ipairs(redis.call('ZRANGEBYSCORE', K_DV, '-inf', NOW, 'LIMIT', 0, limit)) do
   local c = C(cid)
   if c then
     unplace(c)
     place(c)
   else
-    redis.call('ZREM', K('dv'), cid)
+    redis.call('ZREM', K_DV, cid)
   end
 end
-for _, cid in ipairs(redis.call('ZRANGEBYSCORE', K('dk'), '-inf', NOW, 'LIMIT', 0, limit)) do
-  redis.call('ZREM', K('dk'), cid)
-  local dkey = K('cd', cid)
+for _, cid in ipairs(redis.call('ZRANGEBYSCORE', K_DK, '-inf', NOW, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', K_DK, cid)
+  local dkey = K2('cd', cid)
   local d = redis.call('HGETALL', dkey)
   local nextt = nil
   for i = 1, #d, 2 do
     local u = tonumber(d[i + 1])
     if u <= NOW then
       redis.call('HDEL', dkey, d[i])
-      redis.call('DECR', K('ndecl'))
+      redis.call('DECR', K_NDECL)
     elseif nextt == nil or u < nextt then nextt = u end
   end
-  if nextt then redis.call('ZADD', K('dk'), nextt, cid) end
+  if nextt then redis.call('ZADD', K_DK, nextt, cid) end
   local c = C(cid)
   if c and c.status == 'waiting' then maybe_dirty(c) end
 end

@@ -2,8 +2,10 @@
 -- ARGV[1] = key prefix, ARGV[2] = now (epoch seconds). Keys (all under the prefix):
 --   c:<cid> contact hash      cd:<cid> declined agent -> until      a:<aid> agent hash (routing fields;
 --   r = JSON {m: queue -> [tier, proficiency], c: capacity, l: languages})      ap:<aid> name, skills
---   ac:<aid> its contacts      w:<q>:<ch>:<lang>:<step> waiting zset (score, m)
---   wk:<q> set of non-empty "<q>|<ch>|<lang>|<step>"
+--   ac:<aid> its contacts      w:<q>:<ch>:<lang>:<step> waiting zset (score, m)      wk set of the
+--   (possibly) non-empty waiting lists "<q>:<ch>:<lang>:<step>"      as:<aid> the waiting lists the agent may
+--   serve now (its queues from its tier on, channels with room, languages), so SINTER wk as:<aid> is
+--   where a freed agent looks
 --   qd:<q> queued zset (enqueued_at, m)      p:<q>:<tier>:<ch>:<lang> pool zset (strategy score, aid)
 --   da / dc dirty agents (idle, aid) / contacts (score, m)      do / dw / dv / dk due offers ("cid|aid"),
 --   wrap-ups, overflow steps, cool-downs (time, cid)      cfg hash (queue -> JSON, _g -> JSON)
@@ -14,6 +16,10 @@
 local L = {}
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
+local K_DA, K_DC, K_DO, K_DV, K_DK, K_DW = P .. ':da', P .. ':dc', P .. ':do', P .. ':dv', P .. ':dk', P .. ':dw'
+local K_NDECL, K_STATS, K_AHT = P .. ':ndecl', P .. ':stats', P .. ':aht'
+local K_CFG, K_RR, K_SEQ = P .. ':cfg', P .. ':rr', P .. ':seq'
+local K_WALL = P .. ':wk'
 local BIG = 1e10
 local PEEK = 8
 local NULL = cjson.null
@@ -29,11 +35,13 @@ local CF = {'contact_id', 'queue', 'channel', 'language', 'status', 'score', 'm'
 function L.K(...)
   return P .. ':' .. table.concat({...}, ':')
 end
+function L.K2(a, b) return P .. ':' .. a .. ':' .. b end
+function L.Kp(q, tier, ch, lang) return P .. ':p:' .. q .. ':' .. tier .. ':' .. ch .. ':' .. lang end
 
 function L.qcfg(q)
   local v = CFG[q]
   if v == nil then
-    local raw = redis.call('HGET', L.K('cfg'), q)
+    local raw = redis.call('HGET', K_CFG, q)
     if not raw then return error('routing: unknown queue ' .. tostring(q)) end
     v = cjson.decode(raw)
     CFG[q] = v
@@ -86,7 +94,7 @@ function L.num(v, d) if not v or v == '' then return d end return tonumber(v) en
 function L.C(cid)
   local c = CM[cid]
   if c then return c end
-  local key = L.K('c', cid)
+  local key = L.K2('c', cid)
   local r = redis.call('HMGET', key, unpack(CF))
   if not r[1] then return nil end
   c = {_k = key}
@@ -97,7 +105,7 @@ end
 function L.A(aid, fresh)
   local a = AM[aid]
   if a and not fresh then return a end
-  a = L.hgetall(L.K('a', aid))
+  a = L.hgetall(L.K2('a', aid))
   if a then
     local r = cjson.decode(a.r)
     a._mem, a._cap, a._langs = r.m, r.c, r.l
@@ -113,7 +121,7 @@ end
 
 -- ---------------------------------------------------------------------------------- agents' state
 function L.load(a, ch) return L.num(a['l:' .. ch], 0) end
-function L.ncontacts(a) return redis.call('SCARD', L.K('ac', a.agent_id)) end
+function L.ncontacts(a) return redis.call('SCARD', L.K2('ac', a.agent_id)) end
 
 function L.state_of(a)
   if L.num(a.wrap, 0) > 0 then return 'wrap_up' end
@@ -154,12 +162,12 @@ function L.unpool(a)
   if a.pc then
     for ch in string.gmatch(a.pc, '[^,]+') do
       for q, mt in pairs(a._mem) do
-        for _, lang in ipairs(a._langs) do redis.call('ZREM', L.K('p', q, mt[1], ch, lang), a.agent_id) end
+        for _, lang in ipairs(a._langs) do redis.call('ZREM', L.Kp(q, mt[1], ch, lang), a.agent_id) end
       end
     end
     L.set(a, 'pc', nil)
   end
-  redis.call('ZREM', L.K('da'), a.agent_id)
+  redis.call('ZREM', K_DA, a.agent_id)
 end
 
 function L.repool(a)
@@ -170,22 +178,31 @@ function L.repool(a)
     if L.load(a, ch) < cap then chans[#chans + 1] = ch end
   end
   if #chans == 0 or next(a._mem) == nil then
-    redis.call('ZADD', L.K('da'), a.idle, a.agent_id)
+    redis.call('DEL', L.K2('as', a.agent_id))
     return
   end
+  local serves = {}
   for q, mt in pairs(a._mem) do
     local sc = L.score_of(a, q, mt[2])
+    local nsteps = #L.qcfg(q).after
     for _, ch in ipairs(chans) do
-      for _, lang in ipairs(a._langs) do redis.call('ZADD', L.K('p', q, mt[1], ch, lang), sc, a.agent_id) end
+      for _, lang in ipairs(a._langs) do
+        redis.call('ZADD', L.Kp(q, mt[1], ch, lang), sc, a.agent_id)
+        for step = mt[1], nsteps - 1 do serves[#serves + 1] = q .. ':' .. ch .. ':' .. lang .. ':' .. step end
+      end
     end
   end
   L.set(a, 'pc', table.concat(chans, ','))
-  redis.call('ZADD', L.K('da'), a.idle, a.agent_id)
+  local akey = L.K2('as', a.agent_id)
+  redis.call('DEL', akey)
+  redis.call('SADD', akey, unpack(serves))
+  -- a decision only if some waiting list it may serve is (possibly) non-empty
+  if redis.call('SINTERCARD', 2, K_WALL, akey, 'LIMIT', 1) > 0 then redis.call('ZADD', K_DA, a.idle, a.agent_id) end
 end
 
 function L.staff(a, sign)
   for q, _ in pairs(a._mem) do
-    for ch, cap in pairs(a._cap) do redis.call('HINCRBY', L.K('st', q), ch, sign * cap) end
+    for ch, cap in pairs(a._cap) do redis.call('HINCRBY', L.K2('st', q), ch, sign * cap) end
   end
 end
 
@@ -198,8 +215,8 @@ function L.offered_list(c)
   return t
 end
 
-function L.wsuffix(c) return c.queue .. '|' .. c.channel .. '|' .. c.language .. '|' .. c.overflow_step end
-function L.wkey(c) return L.K('w', c.queue, c.channel, c.language, c.overflow_step) end
+function L.wsuffix(c) return c.queue .. ':' .. c.channel .. ':' .. c.language .. ':' .. c.overflow_step end
+function L.wkey(c) return P .. ':w:' .. L.wsuffix(c) end
 
 function L.step_at(q, waited)
   local step = 0
@@ -209,13 +226,13 @@ function L.step_at(q, waited)
   return step
 end
 
-function L.dirty_contact(c) redis.call('ZADD', L.K('dc'), c.score, c.m) end
+function L.dirty_contact(c) redis.call('ZADD', K_DC, c.score, c.m) end
 
 -- A placed contact needs a decision only when some agent is free in a pool that accepts it now;
 -- otherwise an agent freeing up will find it.
 function L.maybe_dirty(c)
   local keys = {}
-  for tier = 0, L.num(c.overflow_step, 0) do keys[#keys + 1] = L.K('p', c.queue, tier, c.channel, c.language) end
+  for tier = 0, L.num(c.overflow_step, 0) do keys[#keys + 1] = L.Kp(c.queue, tier, c.channel, c.language) end
   if redis.call('EXISTS', unpack(keys)) > 0 then L.dirty_contact(c) end
 end
 
@@ -232,27 +249,27 @@ function L.place(c)
   L.set(c, 'offered_to', nil)
   L.set(c, 'agent_id', nil)
   redis.call('ZADD', L.wkey(c), c.score, c.m)
-  redis.call('SADD', L.K('wk', q), L.wsuffix(c))
-  redis.call('ZADD', L.K('qd', q), c.enqueued_at, c.m)
+  redis.call('SADD', K_WALL, L.wsuffix(c))
+  redis.call('ZADD', L.K2('qd', q), c.enqueued_at, c.m)
   if step + 2 <= #qp.after then
-    redis.call('ZADD', L.K('dv'), tonumber(c.queued_at) + qp.after[step + 2], c.contact_id)
+    redis.call('ZADD', K_DV, tonumber(c.queued_at) + qp.after[step + 2], c.contact_id)
   end
   L.maybe_dirty(c)
 end
 
--- An emptied waiting list stays in wk:<q> until a match meets it empty (saves a ZCARD per offer).
+-- An emptied waiting list stays in wk until a match meets it empty (saves a ZCARD per offer).
 function L.unplace(c)
   redis.call('ZREM', L.wkey(c), c.m)
-  if L.num(c.overflow_step, 0) + 1 < #L.qcfg(c.queue).after then redis.call('ZREM', L.K('dv'), c.contact_id) end
-  redis.call('ZREM', L.K('dc'), c.m)
+  if L.num(c.overflow_step, 0) + 1 < #L.qcfg(c.queue).after then redis.call('ZREM', K_DV, c.contact_id) end
+  redis.call('ZREM', K_DC, c.m)
 end
 
-function L.dequeue(c) redis.call('ZREM', L.K('qd', c.queue), c.m) end
+function L.dequeue(c) redis.call('ZREM', L.K2('qd', c.queue), c.m) end
 
 function L.declined(cid, aid)
-  if ANY_DECLINED == nil then ANY_DECLINED = L.num(redis.call('GET', L.K('ndecl')), 0) > 0 end
+  if ANY_DECLINED == nil then ANY_DECLINED = L.num(redis.call('GET', K_NDECL), 0) > 0 end
   if not ANY_DECLINED then return false end
-  local v = redis.call('HGET', L.K('cd', cid), aid)
+  local v = redis.call('HGET', L.K2('cd', cid), aid)
   return v and tonumber(v) > NOW
 end
 
@@ -260,10 +277,10 @@ function L.retire(c, status)
   L.set(c, 'status', status)
   L.set(c, 'ended_at', NOW)
   redis.call('EXPIRE', c._k, math.floor(L.gcfg().retention))
-  local dkey = L.K('cd', c.contact_id)
+  local dkey = L.K2('cd', c.contact_id)
   local n = redis.call('HLEN', dkey)
   if n > 0 then
-    redis.call('DECRBY', L.K('ndecl'), n)
+    redis.call('DECRBY', K_NDECL, n)
     redis.call('DEL', dkey)
   end
 end
@@ -284,11 +301,11 @@ function L.offer(c, aids)
     L.set(a, 'offer', c.contact_id)
     L.set(a, 'offer_exp', exp)
     if qp.strategy == 'round_robin' then
-      L.set(a, 'rr:' .. q, redis.call('HINCRBY', L.K('rr'), q, 1))
+      L.set(a, 'rr:' .. q, redis.call('HINCRBY', K_RR, q, 1))
     end
     L.unpool(a)
-    redis.call('ZADD', L.K('do'), exp, c.contact_id .. '|' .. aid)
-    redis.call('HINCRBY', L.K('stats'), 'claims', 1)
+    redis.call('ZADD', K_DO, exp, c.contact_id .. '|' .. aid)
+    redis.call('HINCRBY', K_STATS, 'claims', 1)
     L.ev('offered', c, aid, {expires_at = exp})
     OFFERS[#OFFERS + 1] = {c.contact_id, aid, q, c.channel, exp}
     L.touch(a)
@@ -299,7 +316,7 @@ function L.drop_offer(c, aid)
   local rest = {}
   for _, x in ipairs(L.offered_list(c)) do if x ~= aid then rest[#rest + 1] = x end end
   if #rest > 0 then L.set(c, 'offered_to', table.concat(rest, ',')) else L.set(c, 'offered_to', nil) end
-  redis.call('ZREM', L.K('do'), c.contact_id .. '|' .. aid)
+  redis.call('ZREM', K_DO, c.contact_id .. '|' .. aid)
   local a = L.A(aid)
   if a and a.offer == c.contact_id then
     L.set(a, 'offer', nil)
@@ -320,8 +337,8 @@ end
 
 function L.back(c, aid, kind, data)
   local untl = NOW + L.gcfg().cooldown
-  if redis.call('HSET', L.K('cd', c.contact_id), aid, untl) == 1 then redis.call('INCR', L.K('ndecl')) end
-  if not redis.call('ZSCORE', L.K('dk'), c.contact_id) then redis.call('ZADD', L.K('dk'), untl, c.contact_id) end
+  if redis.call('HSET', L.K2('cd', c.contact_id), aid, untl) == 1 then redis.call('INCR', K_NDECL) end
+  if not redis.call('ZSCORE', K_DK, c.contact_id) then redis.call('ZADD', K_DK, untl, c.contact_id) end
   L.drop_offer(c, aid)
   L.ev(kind, c, aid, data)
   if #L.offered_list(c) == 0 and c.status == 'offered' then L.place(c) end
@@ -353,19 +370,19 @@ function L.finish(c, a)
 end
 
 function L.end_wrap(c, a, code, notes)
-  redis.call('ZREM', L.K('dw'), c.contact_id)
+  redis.call('ZREM', K_DW, c.contact_id)
   local ch = c.channel
   L.set(c, 'wrap_code', code)
   L.set(c, 'wrap_notes', notes)
   L.set(a, 'wrap', L.num(a.wrap, 0) - 1)
   L.set(a, 'l:' .. ch, L.load(a, ch) - 1)
-  redis.call('SREM', L.K('ac', a.agent_id), c.contact_id)
+  redis.call('SREM', L.K2('ac', a.agent_id), c.contact_id)
   L.set(a, 'idle', NOW)
   local handle = NOW - L.num(c.answered_at, NOW)
   local alpha = L.gcfg().alpha
   local q = c.queue
-  local old = L.num(redis.call('HGET', L.K('aht'), q), L.qcfg(q).aht)
-  redis.call('HSET', L.K('aht'), q, alpha * handle + (1 - alpha) * old)
+  local old = L.num(redis.call('HGET', K_AHT, q), L.qcfg(q).aht)
+  redis.call('HSET', K_AHT, q, alpha * handle + (1 - alpha) * old)
   L.retire(c, 'done')
   L.ev('wrapped_up', c, a.agent_id, {code = code, notes = notes, handle_s = handle})
   L.repool(a)
@@ -374,7 +391,7 @@ end
 
 function L.do_finish(c, a)
   if L.finish(c, a) <= 0 then L.end_wrap(c, a, 'none', '')
-  else redis.call('ZADD', L.K('dw'), NOW + L.qcfg(c.queue).wrap, c.contact_id) end
+  else redis.call('ZADD', K_DW, NOW + L.qcfg(c.queue).wrap, c.contact_id) end
 end
 
 -- --------------------------------------------------------------------------------------- matching
@@ -387,14 +404,15 @@ function L.match_contact(c)
   if c.status ~= 'waiting' then return end
   local q = c.queue
   local cid = c.contact_id
-  local g = L.gcfg()
   local ring = L.qcfg(q).strategy == 'ring_all'
+  local ring_max = 1
+  if ring then ring_max = L.gcfg().ring_max end
   local chosen = {}
   local seen = {}
   for tier = 0, L.num(c.overflow_step, 0) do
-    local key = L.K('p', q, tier, c.channel, c.language)
+    local key = L.Kp(q, tier, c.channel, c.language)
     if ring then
-      local r = redis.call('ZRANGE', key, 0, g.ring_max + PEEK - 1, 'WITHSCORES')
+      local r = redis.call('ZRANGE', key, 0, ring_max + PEEK - 1, 'WITHSCORES')
       for i = 1, #r, 2 do
         local aid = r[i]
         if not seen[aid] and not L.declined(cid, aid) then
@@ -417,7 +435,7 @@ function L.match_contact(c)
   if #chosen > 0 then
     table.sort(chosen, function(x, y) return L.less(x[1], x[2], y[1], y[2]) end)
     local aids = {}
-    for i = 1, math.min(#chosen, g.ring_max) do aids[i] = chosen[i][2] end
+    for i = 1, math.min(#chosen, ring_max) do aids[i] = chosen[i][2] end
     L.offer(c, aids)
   end
 end
@@ -425,35 +443,25 @@ end
 function L.match_agent(a)
   if not a or not L.free(a) then return end
   local aid = a.agent_id
-  local langs = {}
-  for _, l in ipairs(a._langs) do langs[l] = true end
   local bs, bm = nil, nil
-  local sets = {}
-  for q, _ in pairs(a._mem) do sets[#sets + 1] = L.K('wk', q) end
-  if #sets == 0 then return end
-  for _, suf in ipairs(redis.call('SUNION', unpack(sets))) do
-    local q, ch, lang, step = string.match(suf, '^([^|]*)|([^|]*)|([^|]*)|(%d+)$')
-    step = tonumber(step)
-    local cap = a._cap[ch]
-    if step >= a._mem[q][1] and langs[lang] and cap and L.load(a, ch) < cap then
-      local key = L.K('w', q, ch, lang, step)
-      local r = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-      if #r == 0 then redis.call('SREM', L.K('wk', q), suf) end
-      if #r > 0 and L.declined(L.cid_of(r[1]), aid) then r = redis.call('ZRANGE', key, 0, PEEK - 1, 'WITHSCORES') end
-      for i = 1, #r, 2 do
-        if not L.declined(L.cid_of(r[i]), aid) then
-          local s = tonumber(r[i + 1])
-          if bs == nil or L.less(s, r[i], bs, bm) then bs, bm = s, r[i] end
-          break
-        end
+  for _, suf in ipairs(redis.call('SINTER', K_WALL, L.K2('as', aid))) do
+    local key = P .. ':w:' .. suf
+    local r = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if #r == 0 then redis.call('SREM', K_WALL, suf) end
+    if #r > 0 and L.declined(L.cid_of(r[1]), aid) then r = redis.call('ZRANGE', key, 0, PEEK - 1, 'WITHSCORES') end
+    for i = 1, #r, 2 do
+      if not L.declined(L.cid_of(r[i]), aid) then
+        local s = tonumber(r[i + 1])
+        if bs == nil or L.less(s, r[i], bs, bm) then bs, bm = s, r[i] end
+        break
       end
     end
   end
   if bm then
     L.match_contact(L.C(L.cid_of(bm)))
     a = L.A(aid)
-    if L.free(a) and a.pc and not redis.call('ZSCORE', L.K('da'), aid) then
-      redis.call('ZADD', L.K('da'), a.idle, aid)
+    if L.free(a) and a.pc and not redis.call('ZSCORE', K_DA, aid) then
+      redis.call('ZADD', K_DA, a.idle, aid)
     end
   end
 end

@@ -9,12 +9,12 @@ if not b then return fail('unknown_agent') end
 local ch = c.channel
 if ARGV[5] == ARGV[3] or not free(b) or load(b, ch) >= (b._cap[ch] or 0) then return fail('agent_unavailable') end
 set(a, 'l:' .. ch, load(a, ch) - 1)
-redis.call('SREM', K('ac', a.agent_id), c.contact_id)
+redis.call('SREM', K2('ac', a.agent_id), c.contact_id)
 set(a, 'idle', NOW)
 set(c, 'transfers', num(c.transfers, 0) + 1)
 set(c, 'agent_id', nil)
 ev('transferred', c, a.agent_id, {to_agent = ARGV[5]})
-redis.call('ZADD', K('qd', c.queue), c.enqueued_at, c.m)
+redis.call('ZADD', K2('qd', c.queue), c.enqueued_at, c.m)
 offer(c, {ARGV[5]})
 repool(a)
 touch(a)

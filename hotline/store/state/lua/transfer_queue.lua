@@ -8,7 +8,7 @@ local q = ARGV[5]
 local qp = qcfg(q)
 local ch = c.channel
 set(a, 'l:' .. ch, load(a, ch) - 1)
-redis.call('SREM', K('ac', a.agent_id), c.contact_id)
+redis.call('SREM', K2('ac', a.agent_id), c.contact_id)
 set(a, 'idle', NOW)
 set(c, 'transfers', num(c.transfers, 0) + 1)
 set(c, 'agent_id', nil)

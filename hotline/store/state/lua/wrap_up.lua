@@ -6,7 +6,7 @@ if not c then return fail('unknown_contact') end
 if c.agent_id ~= ARGV[3] or (c.status ~= 'active' and c.status ~= 'wrap_up') then return fail('not_in_wrap_up') end
 if c.status == 'active' then
   finish(c, a)
-  redis.call('ZADD', K('dw'), NOW + qcfg(c.queue).wrap, c.contact_id)
+  redis.call('ZADD', K_DW, NOW + qcfg(c.queue).wrap, c.contact_id)
 end
 if c.status == 'wrap_up' then end_wrap(c, a, ARGV[5], ARGV[6]) end
 return reply(c)
