@@ -16,7 +16,7 @@ import pytest
 from browser import WAIT, Customer, Server, need_browser, start_chromium
 
 try:
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:  # pragma: no cover - need_browser() says so
@@ -42,7 +42,9 @@ class Desk:
 
     def wait(self, what: str, condition, timeout: float = WAIT):
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(lambda d: condition())
+            # Lists re-render as data arrives: an element gone stale is looked for again.
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: condition())
         except TimeoutException:
             logs = "\n".join(e["message"] for e in self.driver.get_log("browser")[-20:])
             pytest.fail(f"{what}: not within {timeout:.0f} s\n--- browser console ---\n{logs}\n{self.server.tail()}")
@@ -55,6 +57,15 @@ class Desk:
         self.el("login-submit").click()
         self.wait(f"{login} is signed in", lambda: self.el("agent-name").is_displayed()
                   and self.el("agent-name").text.strip())
+
+    def click(self, what: str, selector: str) -> None:
+        """Click the shown element matching ``selector`` once it is there (a re-rendered one is found again)."""
+        def shown_and_clicked() -> bool:
+            found = [e for e in self.css(selector) if e.is_displayed()]
+            if found:
+                found[0].click()
+            return bool(found)
+        self.wait(what, shown_and_clicked)
 
     def state(self) -> str:
         return self.el("state-badge").get_attribute("data-state")
@@ -153,15 +164,11 @@ def test_a_customer_is_served_by_an_agent_from_chat_to_wallboard(server, phone, 
     agent.el("cp-verify-submit").click()
     agent.wait("the customer is verified", lambda: "cp-ok" in agent.el("cp-verify-status").get_attribute("class"))
     agent.el("cp-business-search").send_keys("KTLL1")
-    pack = '#cp-business-list [data-code="order.data_pack.1g_month"]'
-    found = agent.wait("the 1 GB pack found by its SMS code",
-                       lambda: [b for b in agent.css(pack) if b.is_displayed()])
-    found[0].click()
-    agent.wait("the business form", lambda: agent.css("#cp-run"))
-    agent.el("cp-run").click()
+    agent.click("the 1 GB pack found by its SMS code", '#cp-business-list [data-code="order.data_pack.1g_month"]')
+    agent.click("the business form's run button", "#cp-run")
     agent.wait("the confirmation", lambda: agent.css("#cp-confirm"))
     assert "1GB" in agent.el("cp-confirm-text").text
-    agent.el("cp-confirm").click()
+    agent.click("the confirm button", "#cp-confirm")
     agent.wait("the result", lambda: agent.el("cp-result").text.strip())
     assert "cp-bad" not in agent.el("cp-result").get_attribute("class"), agent.el("cp-result").text
     assert balance_fen(server) == before - PACK_FEN
