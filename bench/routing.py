@@ -14,7 +14,7 @@ Then a **cycle** repeats: an active contact is wrapped up (its agent frees a slo
 enqueued (so 50,000 keep waiting), and ``Router.decide()`` runs until nothing is left to decide — the
 freed agent picks the best waiting contact it may serve over its queues, channels, languages and
 overflow steps, the queue's strategy picks the agent, and the claim is made, in one atomic step (one
-EVALSHA on Redis); offers are accepted. Only ``decide()`` calls are timed: **decisions/s** = offers
+FCALL of the routing Functions library on Redis); offers are accepted. Only ``decide()`` calls are timed: **decisions/s** = offers
 made ÷ time spent in decide (including the calls that found nothing to do); p50/p99 per decision that
 made an offer.
 
@@ -22,9 +22,9 @@ made an offer.
 * ``redis``, ``N proc decisions``: N processes (``--routing-processes``, default 4) share the prefix;
   in rounds, each frees a batch of 250 slots and enqueues 250 contacts (not timed), then all run
   ``Router.dispatch()`` at once (timed, from the first start to the last end of the round; dispatch
-  pipelines up to 32 decisions per round trip, each still its own EVALSHA). Beside it, in ``bare/s``:
+  pipelines up to 32 decisions per round trip, each still its own FCALL). Beside it, in ``bare/s``:
   ``redis-benchmark -q -n 200000 -P 1 EVALSHA <sha of "return 1"> 0`` (50 clients) run just before.
-  Goal: ratio ≥ 25%. Also ``1 proc decisions``: one client, one ``decide()`` (one EVALSHA) at a time,
+  Goal: ratio ≥ 25%. Also ``1 proc decisions``: one client, one ``decide()`` (one FCALL) at a time,
   with its latency per decision.
 * ``redis``, ``N proc racing``: the same N processes run the whole cycle freely (wrap-up, enqueue,
   decide, accept) for the same time: accepted claims/s over the window.
@@ -228,7 +228,7 @@ def _worker(prefix: str, index: int, pairs: list, mode: str, seconds: float, bar
             if stop.value:
                 break
             t0 = clock()
-            made = router.dispatch(limit=10**6)      # pipelined: up to 32 EVALSHAs per round trip
+            made = router.dispatch(limit=10**6)      # pipelined: up to 32 FCALLs per round trip
             t1 = clock()
             barrier.wait()
             accept_all(router, made, active)
@@ -360,7 +360,7 @@ def run(backends: tuple[str, ...] = (), *, routing_seconds: float = 8.0, routing
     rate1 = one["offers"] / one["decide_s"]
     rows.append(Row("routing", "redis", modes[0], rate=rate1, unit="decisions", count=one["offers"],
                     seconds=one["decide_s"], p50_ms=lat1["p50_ms"], p99_ms=lat1["p99_ms"], bare=bare,
-                    ratio=rate1 / bare if bare else None, note=f"{scale}; one client, one EVALSHA per decision",
+                    ratio=rate1 / bare if bare else None, note=f"{scale}; one client, one FCALL per decision",
                     extra={"latency": lat1}))
     rounds = [x for res in r["rounds"] for x in res["rounds"]]
     by_round: dict[int, list] = {}
@@ -378,7 +378,7 @@ def run(backends: tuple[str, ...] = (), *, routing_seconds: float = 8.0, routing
     rows.append(Row("routing", "redis", modes[1], rate=rate, unit="decisions", count=offers, seconds=span,
                     bare=bare, ratio=ratio, goal=goal,
                     note=f"{scale}; {len(by_round)} rounds of {routing_processes}×{BATCH} freed slots, dispatch "
-                         f"pipelined (≤32 EVALSHA per trip); bare = redis-benchmark 50 clients -P 1",
+                         f"pipelined (≤32 FCALL per trip); bare = redis-benchmark 50 clients -P 1",
                     extra={"bare_cmd": r["bare_cmd"], "rounds": len(by_round), "round_spans_s": spans}))
     race = r["race"]
     t0 = min(x["window"][0] for x in race)

@@ -219,7 +219,7 @@ class Router:
     def dispatch(self, limit: int = 1000) -> list[Offer]:
         """Routing decisions until nothing is left to decide (or ``limit``): the offers made. When the
         store says more are pending, up to DISPATCH_BATCH decisions go in one round trip (a Redis
-        pipeline of separate EVALSHAs: each decision stays one atomic step)."""
+        pipeline of separate FCALLs: each decision stays one atomic step)."""
         offers: list[Offer] = []
         done, batch = 0, 1
         while done < limit:

@@ -1,26 +1,34 @@
-"""Redis routing state for production: several hotline processes share one Redis.
+"""Redis routing state for production: several hotline processes share one Redis. Requires Redis ≥ 7
+(Redis Functions; there is no EVAL fallback).
 
-Every step of ``RoutingState`` is ONE Lua script call (``register_script`` → EVALSHA), so finding the
-best contact for a free agent (or the best agent for a contact) and claiming it is atomic: no contact
-is ever offered to or accepted by two agents, and ``accept`` checks the agent's load against its
-capacity inside the script (recording the highest load − capacity ever seen in ``<prefix>:stats``).
-The scripts (``lua/*.lua``, each prefixed with ``lua/lib.lua``) mirror memory.py step for step and
-use sorted sets keyed by queue/channel/language/overflow step for waiting contacts and by
-queue/tier/channel/language for free agents (O(log n) per change; lib.lua lists the keys).
+The Lua code is ONE Redis Functions library (``library_source()``: ``lua/lib.lua`` then one
+``redis.register_function`` per ``lua/<name>.lua``), loaded with FUNCTION LOAD REPLACE when a
+``RedisState`` is made (and again if Redis answers "Function not found", e.g. after a restart), so its
+helpers are compiled once, not on every call. Every step of ``RoutingState`` is ONE FCALL, atomic like a
+script: finding the best contact for a free agent (or the best agent for a contact) and claiming it
+happen in one call, so no contact is ever offered to or accepted by two agents, and ``accept`` checks
+the agent's load against its capacity inside the function (recording the highest load − capacity ever
+seen in ``<prefix>:stats``). Function and library names carry a hash of the Lua source, so processes
+running different versions do not call each other's code. The functions mirror memory.py step for step
+and use sorted sets keyed by queue/channel/language/overflow step for waiting contacts and by
+queue/tier/channel/language for free agents (O(log n) per change; lib.lua lists the keys). An agent that
+gets an offer is not removed from its pools at once: readers skip (and remove) pool members that are not
+free (lazy removal, see ``L.stale`` in lib.lua); accept/reject/timeouts re-file it as before.
 
-All keys live under ``prefix``; the scripts compute key names, so this needs a single Redis (not
+All keys live under ``prefix``; the functions compute key names, so this needs a single Redis (not
 Redis Cluster). Time comes from the caller (``now``), i.e. from each process's clock.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import ResponseError
 
 from hotline.routing.state import Record, Result
 
@@ -41,22 +49,23 @@ def _lib_blocks(lib: str) -> tuple[str, dict[str, str]]:
 
 
 @lru_cache(maxsize=None)
-def script_source(name: str) -> str:
-    """The helpers of lib.lua the named script reaches (with short local names), then the script:
-    what is registered with Redis. Defining unused helpers would cost every call."""
+def library_source() -> tuple[str, dict[str, str]]:
+    """The Redis Functions library (lib.lua, then one ``redis.register_function`` per script whose body
+    starts with ``L.init(ARGV)`` and short local names for the helpers it uses) and the function name of
+    each script. Names carry a hash of the source, so processes running different versions never call
+    each other's code."""
     lua = resources.files("hotline.store.state").joinpath("lua")
-    header, blocks = _lib_blocks(lua.joinpath("lib.lua").read_text(encoding="utf-8"))
-    body = lua.joinpath(f"{name}.lua").read_text(encoding="utf-8")
-    need: set[str] = set()
-    todo = [n for n in blocks if re.search(rf"(?<![\w.]){n}\(", body)]
-    while todo:
-        n = todo.pop()
-        if n not in need:
-            need.add(n)
-            todo += [m for m in re.findall(r"\bL\.(\w+)", blocks[n]) if m in blocks]
-    used = [n for n in blocks if n in need]           # file order
-    alias = f"local {', '.join(used)} = {', '.join('L.' + n for n in used)}\n" if used else ""
-    return header + "".join(blocks[n] for n in used) + alias + body
+    lib = lua.joinpath("lib.lua").read_text(encoding="utf-8")
+    _, blocks = _lib_blocks(lib)
+    bodies = {name: lua.joinpath(f"{name}.lua").read_text(encoding="utf-8") for name in SCRIPTS}
+    tag = hashlib.sha1("\0".join([lib, *bodies.values()]).encode()).hexdigest()[:12]
+    names = {name: f"hotline_routing_{tag}_{name}" for name in SCRIPTS}
+    out = [f"#!lua name=hotline_routing_{tag}\n", lib]
+    for name, body in bodies.items():
+        used = [n for n in blocks if n != "init" and re.search(rf"(?<![\w.]){n}\(", body)]
+        alias = f"local {', '.join(used)} = {', '.join('L.' + n for n in used)}\n" if used else ""
+        out.append(f"redis.register_function('{names[name]}', function(_, ARGV)\nL.init(ARGV)\n{alias}{body}\nend)\n")
+    return "".join(out), names
 
 
 def _s(v: Any) -> str:
@@ -102,11 +111,26 @@ class RedisState:
     def __init__(self, client: Any, prefix: str = "hotline:routing") -> None:
         self.r = client
         self.prefix = prefix
-        self._scripts = {name: client.register_script(script_source(name)) for name in SCRIPTS}
+        self._source, self._fn = library_source()
+        self._load()
         self.p: dict[str, Any] = {}
 
+    def _load(self) -> None:
+        self.r.function_load(self._source, replace=True)
+
+    @staticmethod
+    def _missing(err: ResponseError) -> bool:
+        return "function not found" in str(err).lower()
+
     def _call(self, name: str, now: float, *args: Any) -> Any:
-        return self._scripts[name](keys=[], args=[self.prefix, repr(float(now)), *(_s(a) for a in args)])
+        argv = [self.prefix, repr(float(now)), *(_s(a) for a in args)]
+        try:
+            return self.r.fcall(self._fn[name], 0, *argv)
+        except ResponseError as err:
+            if not self._missing(err):
+                raise
+            self._load()                                # Redis restarted or its functions were flushed
+            return self.r.fcall(self._fn[name], 0, *argv)
 
     def _result(self, raw: Any) -> Result:
         if raw is None:
@@ -240,22 +264,22 @@ class RedisState:
         return self._result(self._call("dispatch", now))
 
     def dispatch_many(self, now: float, n: int) -> list[Result | None]:
-        """``n`` dispatch EVALSHAs in one pipeline (not a transaction: each call is atomic by itself)."""
+        """``n`` dispatch FCALLs in one pipeline (not a transaction: each call is atomic by itself)."""
         if n <= 1:
             return [self.dispatch_one(now)]
-        script = self._scripts["dispatch"]
+        fn = self._fn["dispatch"]
         args = [self.prefix, repr(float(now))]
         for attempt in (1, 2):
             with self.r.pipeline(transaction=False) as pipe:
                 for _ in range(n):
-                    pipe.evalsha(script.sha, 0, *args)
+                    pipe.fcall(fn, 0, *args)
                 try:
                     raws = pipe.execute()
                     break
-                except NoScriptError:
-                    if attempt == 2:
+                except ResponseError as err:
+                    if attempt == 2 or not self._missing(err):
                         raise
-                    self.r.script_load(script.script)   # Redis restarted or flushed its scripts
+                    self._load()                        # Redis restarted or its functions were flushed
         out: list[Result | None] = []
         for raw in raws:
             res = self._result(raw)

@@ -14,9 +14,12 @@ for _ = 1, SKIP do
   local top = redis.call('ZPOPMIN', K_DA)
   if #top == 0 then break end
   local a = A(top[1])
-  if a and free(a) and redis.call('SINTERCARD', 2, K_WALL, K2('as', a.agent_id), 'LIMIT', 1) > 0 then
-    match_agent(a)
-    return reply(nil, more())
+  if a and free(a) then
+    local lists = redis.call('SINTER', K_WALL, K2('as', a.agent_id))
+    if #lists > 0 then
+      match_agent(a, lists)
+      return reply(nil, more())
+    end
   end
 end
 for _ = 1, SKIP do
@@ -26,8 +29,7 @@ for _ = 1, SKIP do
   if c and c.status == 'waiting' then
     local keys = {}
     for tier = 0, num(c.overflow_step, 0) do keys[#keys + 1] = Kp(c.queue, tier, c.channel, c.language) end
-    if redis.call('EXISTS', unpack(keys)) > 0 then
-      match_contact(c)
+    if redis.call('EXISTS', unpack(keys)) > 0 and match_contact(c) then   -- pools may hold stale members
       return reply(nil, more())
     end
   end

@@ -1,5 +1,5 @@
--- Shared by every routing script (prepended by hotline/store/state/redis.py); mirrors memory.py.
--- ARGV[1] = key prefix, ARGV[2] = now (epoch seconds). Keys (all under the prefix):
+-- Shared by every routing function (the Redis Functions library built by hotline/store/state/redis.py);
+-- mirrors memory.py. ARGV[1] = key prefix, ARGV[2] = now (epoch seconds). Keys (all under the prefix):
 --   c:<cid> contact hash      cd:<cid> declined agent -> until      a:<aid> agent hash (routing fields;
 --   r = JSON {m: queue -> [tier, proficiency], c: capacity, l: languages})      ap:<aid> name, skills
 --   ac:<aid> its contacts      w:<q>:<ch>:<lang>:<step> waiting zset (score, m)      wk set of the
@@ -10,27 +10,34 @@
 --   da / dc dirty agents (idle, aid) / contacts (score, m)      do / dw / dv / dk due offers ("cid|aid"),
 --   wrap-ups, overflow steps, cool-downs (time, cid)      cfg hash (queue -> JSON, _g -> JSON)
 --   rr, aht hashes per queue      st:<q> slots per channel      mb:<q> members      agents set      seq   stats
--- Every EVALSHA re-creates the helpers it defines, which is not free (~0.5 µs each); so helpers live in
--- one table L (few upvalues each), state sits in the locals below, and redis.py keeps, for each
--- script, only the helpers it reaches (a block starts at a line "function L.<name>(").
+-- The library is loaded once (FUNCTION LOAD): helpers are compiled once and live in the table L; each
+-- registered function (one per lua/<name>.lua, see redis.py) first calls L.init(ARGV), which resets the
+-- per-call state in the locals below (they are shared by every call, so nothing may survive a call).
 local L = {}
-local P = ARGV[1]
-local NOW = tonumber(ARGV[2])
-local K_DA, K_DC, K_DO, K_DV, K_DK, K_DW = P .. ':da', P .. ':dc', P .. ':do', P .. ':dv', P .. ':dk', P .. ':dw'
-local K_NDECL, K_STATS, K_AHT = P .. ':ndecl', P .. ':stats', P .. ':aht'
-local K_CFG, K_RR, K_SEQ = P .. ':cfg', P .. ':rr', P .. ':seq'
-local K_WALL = P .. ':wk'
+local P, NOW
+local K_DA, K_DC, K_DO, K_DV, K_DK, K_DW
+local K_NDECL, K_STATS, K_AHT
+local K_CFG, K_RR, K_SEQ
+local K_WALL
 local BIG = 1e10
 local PEEK = 8
-local NULL = cjson.null
-local EV = {}
-local OFFERS = {}
-local CFG = {}
-local TOUCHED = {}
-local CM, AM = {}, {}
-local ANY_DECLINED = nil
+local NULL                  -- cjson.null (cjson is not reachable while the library loads)
+local EV, OFFERS, CFG, TOUCHED, CM, AM
+local ANY_DECLINED
 local CF = {'contact_id', 'queue', 'channel', 'language', 'status', 'score', 'm', 'enqueued_at', 'queued_at',
             'overflow_step', 'offered_to', 'agent_id', 'answered_at', 'transfers', 'tier', 'urgent'}
+
+function L.init(argv)
+  P = argv[1]
+  NOW = tonumber(argv[2])
+  K_DA, K_DC, K_DO, K_DV, K_DK, K_DW = P .. ':da', P .. ':dc', P .. ':do', P .. ':dv', P .. ':dk', P .. ':dw'
+  K_NDECL, K_STATS, K_AHT = P .. ':ndecl', P .. ':stats', P .. ':aht'
+  K_CFG, K_RR, K_SEQ = P .. ':cfg', P .. ':rr', P .. ':seq'
+  K_WALL = P .. ':wk'
+  EV, OFFERS, CFG, TOUCHED, CM, AM = {}, {}, {}, {}, {}, {}
+  ANY_DECLINED = nil
+  NULL = cjson.null
+end
 
 function L.K(...)
   return P .. ':' .. table.concat({...}, ':')
@@ -158,11 +165,14 @@ function L.score_of(a, q, prof)
 end
 
 -- pc = the channels the agent was filed under at the last repool (its pools follow from them).
-function L.unpool(a)
+-- keep = channels whose pools repool is about to ZADD again (no need to remove them first).
+function L.unpool(a, keep)
   if a.pc then
     for ch in string.gmatch(a.pc, '[^,]+') do
-      for q, mt in pairs(a._mem) do
-        for _, lang in ipairs(a._langs) do redis.call('ZREM', L.Kp(q, mt[1], ch, lang), a.agent_id) end
+      if not (keep and keep[ch]) then
+        for q, mt in pairs(a._mem) do
+          for _, lang in ipairs(a._langs) do redis.call('ZREM', L.Kp(q, mt[1], ch, lang), a.agent_id) end
+        end
       end
     end
     L.set(a, 'pc', nil)
@@ -170,13 +180,49 @@ function L.unpool(a)
   redis.call('ZREM', K_DA, a.agent_id)
 end
 
-function L.repool(a)
-  L.unpool(a)
-  if not L.free(a) then return end
-  local chans = {}
-  for ch, cap in pairs(a._cap) do
-    if L.load(a, ch) < cap then chans[#chans + 1] = ch end
+-- An agent that gets an offer stays in its pools (lazy removal: ~10 ZREMs saved per offer); pc is kept,
+-- and readers of a pool skip and ZREM members that are not free (L.pool_pick). Every other way out of
+-- "free" goes through unpool/repool, so a pool member that is not free is exactly such a stale one.
+function L.stale(aid)
+  local a = L.A(aid)
+  return not a or not L.free(a)
+end
+
+-- The first n live members of a pool (stale ones are removed on the way), non-declined ones as
+-- {score, aid}; one = stop at the first. Mirrors reading the first n members of a clean pool.
+function L.pool_pick(key, cid, n, one)
+  while true do
+    local r = redis.call('ZRANGE', key, 0, n - 1, 'WITHSCORES')
+    local out, live, stale = {}, 0, false
+    for i = 1, #r, 2 do
+      local aid = r[i]
+      if L.stale(aid) then
+        redis.call('ZREM', key, aid)
+        stale = true
+      else
+        live = live + 1
+        if live > n then break end
+        if not L.declined(cid, aid) then
+          out[#out + 1] = {tonumber(r[i + 1]), aid}
+          if one then return out end
+        end
+      end
+    end
+    if not stale or #r < 2 * n then return out end
   end
+end
+
+function L.repool(a)
+  local chans = {}
+  if L.free(a) then
+    for ch, cap in pairs(a._cap) do
+      if L.load(a, ch) < cap then chans[#chans + 1] = ch end
+    end
+  end
+  local keep = {}
+  if next(a._mem) ~= nil then for _, ch in ipairs(chans) do keep[ch] = true end end
+  L.unpool(a, keep)
+  if not L.free(a) then return end
   if #chans == 0 or next(a._mem) == nil then
     redis.call('DEL', L.K2('as', a.agent_id))
     return
@@ -303,7 +349,7 @@ function L.offer(c, aids)
     if qp.strategy == 'round_robin' then
       L.set(a, 'rr:' .. q, redis.call('HINCRBY', K_RR, q, 1))
     end
-    L.unpool(a)
+    redis.call('ZREM', K_DA, a.agent_id)      -- its pools: lazy removal (L.stale)
     redis.call('ZADD', K_DO, exp, c.contact_id .. '|' .. aid)
     redis.call('HINCRBY', K_STATS, 'claims', 1)
     L.ev('offered', c, aid, {expires_at = exp})
@@ -412,24 +458,15 @@ function L.match_contact(c)
   for tier = 0, L.num(c.overflow_step, 0) do
     local key = L.Kp(q, tier, c.channel, c.language)
     if ring then
-      local r = redis.call('ZRANGE', key, 0, ring_max + PEEK - 1, 'WITHSCORES')
-      for i = 1, #r, 2 do
-        local aid = r[i]
-        if not seen[aid] and not L.declined(cid, aid) then
-          seen[aid] = true
-          chosen[#chosen + 1] = {tonumber(r[i + 1]), aid}
+      for _, x in ipairs(L.pool_pick(key, cid, ring_max + PEEK, false)) do
+        if not seen[x[2]] then
+          seen[x[2]] = true
+          chosen[#chosen + 1] = x
         end
       end
     else
-      local r = redis.call('ZRANGE', key, 0, PEEK, 'WITHSCORES')
-      for i = 1, #r, 2 do
-        local aid = r[i]
-        if not L.declined(cid, aid) then
-          local s = tonumber(r[i + 1])
-          if #chosen == 0 or L.less(s, aid, chosen[1][1], chosen[1][2]) then chosen = {{s, aid}} end
-          break
-        end
-      end
+      local x = L.pool_pick(key, cid, PEEK + 1, true)[1]
+      if x and (#chosen == 0 or L.less(x[1], x[2], chosen[1][1], chosen[1][2])) then chosen = {x} end
     end
   end
   if #chosen > 0 then
@@ -437,14 +474,17 @@ function L.match_contact(c)
     local aids = {}
     for i = 1, math.min(#chosen, ring_max) do aids[i] = chosen[i][2] end
     L.offer(c, aids)
+    return true
   end
+  return false
 end
 
-function L.match_agent(a)
+-- lists = SINTER wk as:<aid> when the caller already has it
+function L.match_agent(a, lists)
   if not a or not L.free(a) then return end
   local aid = a.agent_id
   local bs, bm = nil, nil
-  for _, suf in ipairs(redis.call('SINTER', K_WALL, L.K2('as', aid))) do
+  for _, suf in ipairs(lists or redis.call('SINTER', K_WALL, L.K2('as', aid))) do
     local key = P .. ':w:' .. suf
     local r = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     if #r == 0 then redis.call('SREM', K_WALL, suf) end
