@@ -375,3 +375,15 @@ desk_verifications = Table(
 
 # The customer's web chat finds its conversation's live hand-off (and the agent) by conversation id.
 Index("ix_handoffs_conversation", handoffs.c.conversation_id)
+
+# ---------------------------------------------------------------- api keys (migration 0007)
+
+# ---------------------------------------------------------------- payments, top-up cards (migration 0008)
+
+# ---------------------------------------------------------------- identity: codes, flow sessions (migration 0009)
+
+# ---------------------------------------------------------------- desk scope (migration 0010)
+
+# ---------------------------------------------------------------- outbox, tickets (migration 0011)
+
+# ---------------------------------------------------------------- bounds, idempotency (migration 0012)
