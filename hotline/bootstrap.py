@@ -16,6 +16,7 @@ from hotline.channels.sms.sessions import SmsStore
 from hotline.config import Settings
 from hotline.domain.billing import Clock
 from hotline.services.base import HANDLERS
+from hotline.services.outbox import Outbox
 from hotline.services.service import Services
 from hotline.store.sql import migrate
 from hotline.store.sql.database import Database
@@ -36,6 +37,7 @@ class Hotline:
     catalog: Catalog
     services: Services
     sms: SmsHall
+    outbox: Outbox
 
     @cached_property
     def assistant(self) -> "Assistant":
@@ -49,7 +51,7 @@ class Hotline:
         clock = self.services.clock
         nlu = NLU.build(self.catalog, self.bss.products, clock_today=clock.today)
         kb = KnowledgeBase.from_catalog(self.catalog, {"portal": PORTAL})
-        return Assistant(self.services, nlu, kb, ConversationStore(self.db), clock)
+        return Assistant(self.services, nlu, kb, ConversationStore(self.db, self.outbox), clock)
 
     @cached_property
     def router(self) -> "Router":
@@ -96,8 +98,9 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate_schema:
     bss = ReferenceBSS(db, load_products(), clock,
                        kdf_n=settings.password_kdf_n, max_password_failures=settings.password_max_failures)
     catalog = load_catalog(handlers=HANDLERS, products=[(p.code, p.kind.value) for p in bss.products])
-    services = Services(bss, catalog, db, clock)
+    outbox = Outbox(db, clock, settings)
+    services = Services(bss, catalog, db, clock, outbox=outbox)
     sms = SmsHall(services, SmsStore(db), clock, rate_per_minute=settings.sms_rate_per_minute)
-    hl = Hotline(settings, db, bss, catalog, services, sms)
+    hl = Hotline(settings, db, bss, catalog, services, sms, outbox)
     sms.assistant = lambda: hl.assistant
     return hl

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for routing state and live chat.")
     redis_prefix: str = Field("hotline", description="Prefix of every Redis key hotline writes.")
     routing_interval: float = Field(0.2, gt=0, le=5, description="Seconds between routing passes.")
+    outbox_gateway: str = Field("", pattern="^(|demo|kannel)$",
+                                description="Outbound SMS: demo (local demo inbox) or kannel (sendsms); "
+                                            "empty means kannel when kannel_enabled, else demo.")
+    outbox_retention_days: float = Field(7.0, gt=0, description="Outbound SMS records are purged after this.")
+    outbox_concurrency: int = Field(16, ge=1, description="Outbound SMS being delivered at once.")
+    outbox_max_attempts: int = Field(5, ge=1, description="Delivery attempts before an SMS is marked failed.")
+    outbox_backoff: float = Field(2.0, ge=0, description="Seconds before the first retry, doubled each time.")
+    outbox_interval: float = Field(0.5, gt=0, le=60, description="Seconds between idle delivery passes.")
 
     @cached_property
     def sqlalchemy_url(self) -> str:

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from hotline.services.outbox import Outbox
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import conversation_messages, conversations, handoffs, sms_outbox
+from hotline.store.sql.tables import conversation_messages, conversations, handoffs
 
 
 class Conflict(Exception):
@@ -53,8 +54,9 @@ class TurnWrite:
 
 
 class ConversationStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, outbox: Outbox | None = None) -> None:
         self.db = db
+        self.sms = outbox   # codes go out through the one Outbox, in the turn's transaction
 
     async def load(self, conversation_id: str, client_id: str | None = None) -> Conversation | None:
         def job(conn: Connection) -> Conversation | None:
@@ -105,8 +107,9 @@ class ConversationStore:
                 conn.execute(insert(handoffs).values(conversation_id=conv.id, created_at=now, status="waiting",
                                                      **write.handoff))
             for msisdn, sender, text, purpose in write.outbox:
-                conn.execute(insert(sms_outbox).values(msisdn=msisdn, sender=sender, text=text, purpose=purpose,
-                                                       status="queued", created_at=now))
+                if self.sms is None:
+                    raise RuntimeError("this ConversationStore has no Outbox to send SMS with")
+                self.sms.enqueue(conn, msisdn, text, sender=sender, purpose=purpose, secret=purpose == "otp")
         await self.db.run(job)
 
     async def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
@@ -128,10 +131,10 @@ class ConversationStore:
         return await self.db.run(job, write=False)
 
     async def outbox(self, msisdn: str) -> list[dict[str, Any]]:
-        def job(conn: Connection) -> list[dict[str, Any]]:
-            rows = conn.execute(select(sms_outbox).where(sms_outbox.c.msisdn == msisdn).order_by(sms_outbox.c.id))
-            return [{"sender": r.sender, "text": r.text, "purpose": r.purpose, "status": r.status} for r in rows]
-        return await self.db.run(job, write=False)
+        """What the number's phone received (the Outbox's demo inbox), oldest first."""
+        if self.sms is None:
+            return []
+        return [{"sender": m["from"], "text": m["text"]} for m in reversed(await self.sms.inbox(msisdn, limit=100))]
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

@@ -35,7 +35,7 @@ from hotline.services.base import Request
 from hotline.services.otp import OTP_TRIES, OTP_TTL, SMS_SENDER
 from hotline.services.service import Services
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import audit_log, conversations, desk_verifications, handoffs, sms_outbox
+from hotline.store.sql.tables import audit_log, conversations, desk_verifications, handoffs
 
 CHANNEL = "desk"             # the actor's channel in orders and the audit log
 CATALOG_CHANNEL = "agent"    # the catalogue's name for this channel (``Business.channels``, reply variants)
@@ -220,8 +220,7 @@ class CustomerDesk:
                 return OTP_RESEND_AFTER - (now - _aware(row.otp_sent_at))
             _upsert(conn, agent, number, {"contact_id": contact_id, "otp_digest": _digest(code), "otp_until": now + ttl,
                                           "otp_tries": 0, "otp_sent_at": now, "updated_at": now})
-            conn.execute(insert(sms_outbox).values(msisdn=number, sender=sender, text=text, purpose="otp",
-                                                   status="queued", created_at=self.clock.now()))
+            self.services.outbox.enqueue(conn, number, text, sender=sender, purpose="otp", secret=True)
             self._audit(conn, agent, "desk.otp_send", number, sub.id, {"contact_id": contact_id})
             return None
 
@@ -448,9 +447,8 @@ class CustomerDesk:
         return {"value": value, "label_zh": words[0] if words else value, "label_en": value}
 
     def _send_notice(self, conn: Connection, number: str, text: str) -> None:
-        sender = SMS_SENDER
-        conn.execute(insert(sms_outbox).values(msisdn=number, sender=sender, text=text, purpose="notice",
-                                               status="queued", created_at=self.clock.now()))
+        """Only a secret (a new password) is sent this way: redacted once delivered."""
+        self.services.outbox.enqueue(conn, number, text, sender=SMS_SENDER, purpose="notice", secret=True)
 
     # ------------------------------------------------------------------ tickets
     async def create_ticket(self, agent: str, *, category: str, summary: str, msisdn: str | None = None,

@@ -14,6 +14,7 @@ from hotline.domain.products import Effective, Product, yuan
 from hotline.services import handlers as _handlers  # noqa: F401  (registers the handlers)
 from hotline.services import slots
 from hotline.services.base import HANDLERS, MissingSlot, Outcome, Request
+from hotline.services.outbox import Outbox
 from hotline.services.records import ServiceRecords
 from hotline.store.sql.database import Database
 
@@ -24,8 +25,9 @@ class _Blank(dict):
 
 
 class Services:
-    def __init__(self, bss: BSS, catalog: Catalog, db: Database, clock: Clock) -> None:
+    def __init__(self, bss: BSS, catalog: Catalog, db: Database, clock: Clock, outbox: Outbox | None = None) -> None:
         self.bss = bss
+        self.outbox = outbox if outbox is not None else Outbox(db, clock)   # every SMS the system sends
         self.catalog = catalog
         self.products = bss.products
         self.clock = clock

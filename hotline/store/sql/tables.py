@@ -386,4 +386,30 @@ Index("ix_handoffs_conversation", handoffs.c.conversation_id)
 
 # ---------------------------------------------------------------- outbox, tickets (migration 0011)
 
+# The Outbox's delivery state on sms_outbox (hotline/services/outbox.py): secrets are redacted once sent,
+# failures retried with backoff (next_attempt_at is also a claim's lease), everything purged after retention.
+for _column in (Column("secret", Boolean, nullable=False, default=False),
+                Column("redacted", Boolean, nullable=False, default=False),
+                Column("attempts", SmallInteger, nullable=False, default=0),
+                Column("next_attempt_at", DateTime(timezone=True)),
+                Column("sent_at", DateTime(timezone=True)),
+                Column("error", String(200))):
+    sms_outbox.append_column(_column)
+Index("ix_sms_outbox_status_next_attempt_at", sms_outbox.c.status, sms_outbox.c.next_attempt_at)
+Index("ix_sms_outbox_created_at", sms_outbox.c.created_at)
+
+# The embedded demo's phone: what a message's recipient would read, codes included. Written only when no
+# SMS gateway is configured (never in production); `hotline outbox` prints it.
+demo_inbox = Table(
+    "demo_inbox", metadata,
+    Column("id", Id, primary_key=True),
+    Column("outbox_id", BigInteger, nullable=False),
+    Column("msisdn", String(11), nullable=False),
+    Column("sender", String(21), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=False),
+    Index("ix_demo_inbox_msisdn_id", "msisdn", "id"),
+    Index("ix_demo_inbox_delivered_at", "delivered_at"),
+)
+
 # ---------------------------------------------------------------- bounds, idempotency (migration 0012)
