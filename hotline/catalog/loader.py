@@ -13,7 +13,7 @@ from typing import Iterable
 from pydantic import ValidationError
 
 from hotline.catalog.catalog import Catalog
-from hotline.catalog.schema import Business, Category
+from hotline.catalog.schema import Business, Category, Policy
 
 DEFAULT_DIR = Path(__file__).with_name("data")
 
@@ -55,12 +55,13 @@ def load_catalog(directory: Path = DEFAULT_DIR, *, handlers: Iterable[str] | Non
             field, msg = _first_error(err)
             raise CatalogError(f"{cat_file}: category {entry.get('code', f'#{i + 1}')}: field {field}: {msg}") from None
     known_categories = {c.code for c in categories}
+    policies = _policies(directory / "policy.toml")
     handler_names = set(handlers) if handlers is not None else None
     product_kinds = dict(products) if products is not None else None
 
     businesses: list[tuple[Path, Business]] = []
     for path in sorted(directory.glob("*.toml")):
-        if path == cat_file:
+        if path in (cat_file, directory / "policy.toml"):
             continue
         for i, entry in enumerate(_read(path).get("business", [])):
             where = f"{path}: business {entry.get('code', f'#{i + 1}')}"
@@ -77,11 +78,28 @@ def load_catalog(directory: Path = DEFAULT_DIR, *, handlers: Iterable[str] | Non
             if product_kinds is not None:
                 _check_products(where, b, product_kinds)
             businesses.append((path, b))
+    if handler_names is not None:
+        for name in policies:
+            if name not in handler_names:
+                raise CatalogError(f"{directory / 'policy.toml'}: handler {name!r}: no handler of that name")
     try:
-        return Catalog(categories, [b for _, b in businesses])
+        return Catalog(categories, [b for _, b in businesses], policies)
     except ValueError as err:
         owner = next((p for p, b in businesses if str(err).startswith(f"business {b.code}:")), directory)
         raise CatalogError(f"{owner}: {err}") from None
+
+
+def _policies(path: Path) -> dict[str, Policy]:
+    if not path.exists():
+        return {}
+    out: dict[str, Policy] = {}
+    for name, entry in _read(path).get("handler", {}).items():
+        try:
+            out[name] = Policy.model_validate(entry)
+        except ValidationError as err:
+            field, msg = _first_error(err)
+            raise CatalogError(f"{path}: handler {name!r}: field {field}: {msg}") from None
+    return out
 
 
 def _check_products(where: str, b: Business, kinds: dict[str, str]) -> None:

@@ -112,6 +112,7 @@ class Business(_Strict):
     tags: tuple[str, ...] = ()       # knowledge-base keywords (a consultation's reply is its article)
     reply: dict[str, Texts] = {}      # outcome → template
     guide: Texts | None = None        # what to do on a channel that cannot carry it out
+    role: str = Field("", pattern=r"^$|^(menu|article|human|complaint)$")   # overrides its handler's role
 
     @field_validator("channels")
     @classmethod
@@ -172,6 +173,15 @@ class Business(_Strict):
             "preset": dict(self.preset),
             "examples": list(self.examples), "tags": list(self.tags),
         }
+
+
+class Policy(_Strict):
+    """How the flow treats a kind of business on every channel (``catalog/data/policy.toml``)."""
+
+    subject: bool = True      # needs a subscriber (and the assurance that they are who they say)
+    changes: bool = False     # costs money or changes the account: always confirmed
+    cancels: bool = False     # ends a subscription: offers only what the subscriber may cancel
+    role: str = Field("", pattern=r"^$|^(menu|article|human|complaint)$")
 
 
 class Category(_Strict):

@@ -9,7 +9,7 @@ from hotline.bss.port import BSS
 from hotline.catalog.catalog import Catalog
 from hotline.catalog.schema import Business, Slot, SlotType
 from hotline.domain.billing import Clock
-from hotline.domain.errors import DomainError
+from hotline.domain.errors import Conflict, DomainError, NotEligible
 from hotline.domain.products import Effective, Product, yuan
 from hotline.services import handlers as _handlers  # noqa: F401  (registers the handlers)
 from hotline.services import slots
@@ -68,6 +68,40 @@ class Services:
             return []
         return sorted((p for p in self.products if p.kind.value in slot.kinds), key=lambda p: (p.fee_fen, p.code))
 
+    async def cancellable(self, msisdn: str) -> set[str]:
+        """What the subscriber may cancel: what they hold outside the plan and have not already cancelled.
+        One rule for every channel (SMS 0000, 小贝, the desk)."""
+        account = await self.bss.account(msisdn)
+        return {s["code"] for s in account["subscriptions"] if not s["in_plan"] and s["end_cycle"] is None}
+
+    async def check_cancellable(self, msisdn: str, product_code: str) -> None:
+        """Refuse, before any confirmation, what cannot be cancelled (in the plan, not held, already ended)."""
+        account = await self.bss.account(msisdn)
+        p = self.products.get(product_code)
+        held = [s for s in account["subscriptions"] if s["code"] == product_code]
+        if any(s["in_plan"] for s in held):
+            raise NotEligible(f"“{p.name_zh}”包含在您的套餐中，不能单独退订。",
+                              f"{p.name_en} is part of your plan and cannot be cancelled alone.")
+        if not any(s["end_cycle"] is None for s in held):
+            raise Conflict(f"您没有订购“{p.name_zh}”或已退订。",
+                           f"You do not have {p.name_en}, or it is already cancelled.")
+
+    async def offer(self, business: Business, slot_name: str, msisdn: str | None) -> list[Product]:
+        """The choices of a product slot for this subscriber: only what they can cancel when cancelling,
+        and not what they already have (or their own plan) when ordering."""
+        options = self.choices(business, slot_name)
+        if msisdn is None:
+            return options
+        if self.catalog.policy(business).cancels:
+            mine = await self.cancellable(msisdn)
+            return [p for p in options if p.code in mine]
+        if self.catalog.policy(business).changes and business.slot("action") is None:
+            account = await self.bss.account(msisdn)
+            held = {s["code"] for s in account["subscriptions"] if s["end_cycle"] is None}
+            held.add((account.get("plan") or {}).get("code", ""))
+            return [p for p in options if p.code not in held]
+        return options
+
     # ------------------------------------------------------------------ carrying out
     async def execute(self, req: Request) -> Outcome:
         fn = HANDLERS[req.business.handler]
@@ -86,7 +120,7 @@ class Services:
                      if s.type is SlotType.CHOICE and s.name in params}
             return {"what": business.name_en if en else business.name_zh, "price": "", "effective": "", **named}
         p = self.products.get(product_code)
-        cancelling = business.code.startswith("cancel.") or params.get("action") == "off"
+        cancelling = self.catalog.cancels(business, params)
         if cancelling or p.fee_fen == 0:
             price = "free" if en else "免费"
         else:

@@ -53,7 +53,10 @@ async def test_0000_lists_services_in_two_messages_from_10086977_and_serials_can
     assert "1.手机报（早晚版）" in outside and "3.00元/月" in outside
     assert "2.咪咕音乐白金会员" in outside and "15.00元/月" in outside
     assert "3.和彩云基础版" in inside and "套餐内" in inside
-    cancels = await zhang.send("2，1", to="10086977")
+    ask = await zhang.say("2，1", to="10086977")   # one confirmation for the serials picked
+    assert "退订“咪咕音乐白金会员、手机报（早晚版）”" in ask and "回复“是”" in ask
+    assert len((await zhang.account())["subscriptions"]) == 3   # nothing cancelled before the yes
+    cancels = await zhang.send("是", to="10086977")
     assert len(cancels) == 2 and all(r.sender == "10086977" for r in cancels)
     assert "退订“咪咕音乐白金会员”" in cancels[0].text and "退订“手机报（早晚版）”" in cancels[1].text
     left = {s["code"] for s in (await zhang.account())["subscriptions"] if s["end_cycle"] is None}
@@ -138,7 +141,8 @@ async def test_a_restart_in_the_middle_of_a_flow_continues(demo, settings, clock
     again = bootstrap(settings, clock=clock)
     try:
         assert "成功办理“3GB流量包（当月有效）”" in await Phone(again, ZHANG).say("是")
-        assert "已复机" in await Phone(again, WANG).say("517390")
+        assert "复机" in await Phone(again, WANG).say("517390")   # the password, then the confirmation
+        assert "已复机" in await Phone(again, WANG).say("是")
     finally:
         again.close()
 

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from hotline.bss.port import Actor
-from hotline.catalog.schema import Auth, Business, SlotType
+from hotline.catalog.schema import Business, SlotType
 from hotline.channels.sms import grammar
 from hotline.channels.sms.message import InboundSms, OutboundSms
 from hotline.channels.sms.sessions import SmsStore
 from hotline.channels.sms.texts import say
 from hotline.domain.billing import Clock
-from hotline.domain.errors import DomainError, InvalidMsisdn, PasswordLocked, SubscriberNotFound, WrongPassword
+from hotline.domain.errors import DomainError, InvalidMsisdn, SubscriberNotFound
 from hotline.domain.msisdn import normalize_msisdn
-from hotline.domain.products import Product
 from hotline.domain.subscriber import Status
-from hotline.services.base import Request
+from hotline.services.flow import (Ask, AskPassword, AskSlot, Cancelled, Confirm, Context, Done, Event, Flow,
+                                   FlowState, Give, Level, No, NothingToChoose, Password, Refused, Step, Yes)
 from hotline.services.service import Services
 
 log = logging.getLogger("hotline.sms")
@@ -57,8 +57,9 @@ class _Turn:
 
 class SmsHall:
     def __init__(self, services: Services, store: SmsStore, clock: Clock, *, rate_per_minute: int = 20,
-                 assistant: Callable[[], Any] | None = None) -> None:
+                 assistant: Callable[[], Any] | None = None, flow: Flow | None = None) -> None:
         self.services = services
+        self.flow = flow or Flow(services)
         self.assistant = assistant   # 小贝, for free text that is no command (built on first use)
         self.catalog = services.catalog
         self.store = store
@@ -123,7 +124,9 @@ class SmsHall:
 
     @staticmethod
     def _until(state: dict[str, Any]) -> dt.datetime | None:
-        times = [dt.datetime.fromisoformat(v["until"]) for v in state.values() if isinstance(v, dict) and "until" in v]
+        pending = (state.get("flow") or {}).get("pending")
+        held = [*state.values(), pending] if pending else list(state.values())
+        times = [dt.datetime.fromisoformat(v["until"]) for v in held if isinstance(v, dict) and "until" in v]
         return max(times) if times else None
 
     def _actor(self) -> Actor:
@@ -133,22 +136,36 @@ class SmsHall:
         return bool(item) and dt.datetime.fromisoformat(item["until"]) > now
 
     # ------------------------------------------------------------------ routing one message
+    def _ctx(self, turn: _Turn) -> Context:
+        return Context("sms", self._actor(), turn.lang, turn.key, turn.now, client=f"sms:{turn.msisdn}")
+
     async def _dispatch(self, turn: _Turn) -> None:
-        pending = turn.state.get("pending")
-        if pending:
-            if self._live(pending, turn.now):
-                if await self._continue(turn, pending):
+        flow = FlowState.of(turn.state.get("flow"))
+        # The gateway asserts the sender: the message itself proves possession of the number.
+        self.flow.prove(flow, turn.msisdn, Level.POSSESSION, self._ctx(turn), STEP_TTL)
+        try:
+            await self._route(turn, flow)
+        finally:
+            if flow.pending or flow.last:
+                turn.state["flow"] = flow.as_dict()
+            else:
+                turn.state.pop("flow", None)
+
+    async def _route(self, turn: _Turn, flow: FlowState) -> None:
+        if flow.pending is not None:
+            if flow.pending_live(turn.now) is not None:
+                if await self._continue(turn, flow):
                     return
             else:
-                turn.state.pop("pending", None)
+                flow.pending = None
                 if grammar.is_yes(turn.text) or grammar.password_reply(turn.text):
                     turn.say(say("expired", turn.lang))
                     return
         context = turn.state.get("context")
         if context and self._live(context, turn.now):
-            if context["type"] == "menu" and await self._menu_choice(turn, context):
+            if context["type"] == "menu" and await self._menu_choice(turn, flow, context):
                 return
-            if context["type"] == "serials" and await self._serial_cancel(turn, context):
+            if context["type"] == "serials" and await self._serial_cancel(turn, flow, context):
                 return
         parsed = grammar.parse(self.catalog, self.services.products, turn.port, turn.text)
         if parsed is None:
@@ -162,179 +179,131 @@ class SmsHall:
             return
         turn.state.pop("context", None)
         turn.state.pop("assistant", None)   # a command ends a conversation with 小贝
-        await self._start(turn, parsed.business, parsed.params)
+        await self._start(turn, flow, parsed.business, parsed.params)
 
-    async def _start(self, turn: _Turn, business: Business, raw: dict[str, Any]) -> None:
+    async def _start(self, turn: _Turn, flow: FlowState, business: Business, raw: dict[str, Any]) -> None:
         turn.business = business.code
         if any(s.type in (SlotType.PASSWORD, SlotType.ID_NUMBER) for s in business.slots):
             turn.redact_text = True
-        if "sms" not in business.channels:
-            guide = business.guide.get("sms", turn.lang) if business.guide else say("not_on_sms", turn.lang,
-                                                                                       what=business.name_zh)
-            turn.say(guide)
+        if self.catalog.role(business) == "menu":
+            await self._main_menu(turn, flow, business)
             return
-        if business.handler == "menu":
-            await self._main_menu(turn, business)
-            return
-        params = self.services.bind(business, raw, check_required=False)
-        await self._advance(turn, business, params, authed=False)
+        await self._run(turn, flow, Ask(business, raw))
 
-    async def _advance(self, turn: _Turn, business: Business, params: dict[str, Any], *, authed: bool,
-                       note: str = "") -> None:
-        """The next step of a business: ask for a missing slot, the password, the confirmation; or do it."""
-        slot = self.services.missing(business, params)
-        if slot is not None:
-            await self._ask_slot(turn, business, params, slot.name)
-            return
-        what = business.name_en if turn.lang == "en" else business.name_zh
-        if business.auth is Auth.PASSWORD and not authed:
-            self._pend(turn, "password", business, params)
-            turn.say(say("password", turn.lang, what=what))
-            return
-        if business.confirm:
-            self._pend(turn, "confirm", business, params)
-            turn.say(self._confirm_text(business, params, turn.lang))
-            if note:
-                turn.say(note)
-            return
-        await self._execute(turn, business, params, f"sms:{turn.key}")
+    async def _run(self, turn: _Turn, flow: FlowState, event: Event, port: str | None = None,
+                   note: str = "") -> None:
+        """Feed the flow one event and send its steps as SMS."""
+        for step in await self.flow.handle(flow, event, self._ctx(turn)):
+            self._render(turn, step, port)
         if note:
-            turn.say(note)
+            turn.say(note, port)
 
-    def _pend(self, turn: _Turn, kind: str, business: Business, params: dict[str, Any], **extra: Any) -> str:
-        pid = uuid.uuid4().hex
-        turn.state["pending"] = {"type": kind, "business": business.code, "params": params, "id": pid,
-                                 "until": (turn.now + STEP_TTL).isoformat(), **extra}
-        return pid
+    def _render(self, turn: _Turn, step: Step, port: str | None) -> None:
+        lang, b = turn.lang, step.business
+        what = (b.name_en if lang == "en" else b.name_zh) if b is not None else ""
+        if isinstance(step, Done):
+            assert b is not None
+            sender = port or (b.sms.reply_port if b.sms.reply_port != grammar.MAIN_PORT else turn.port)
+            for text in step.texts:
+                turn.say(text, sender)
+            turn.sensitive = turn.sensitive or step.sensitive
+            if "serials" in step.data:  # a 0000 listing: the next reply may be serial numbers to cancel
+                turn.state["context"] = {"type": "serials", "map": step.data["serials"], "port": sender,
+                                         "id": uuid.uuid4().hex, "until": (turn.now + STEP_TTL).isoformat()}
+        elif isinstance(step, Confirm):
+            assert b is not None
+            turn.say(self._confirm_text(b, step, lang), port)
+        elif isinstance(step, AskPassword):
+            turn.say(say("password", lang, what=what), port)
+        elif isinstance(step, AskSlot):
+            prompt = step.prompt
+            if not prompt and step.slot is not None:
+                prompt = step.slot.prompt_en if lang == "en" else step.slot.prompt_zh
+            prompt = prompt or say("unknown_menu", lang)
+            if step.labels:
+                lines = "\n".join(f"{i}.{label}" for i, label in enumerate(step.labels, 1))
+                turn.say(say("choose", lang, prompt=prompt, lines=lines), port)
+            else:
+                turn.say(prompt, port)
+        elif isinstance(step, Cancelled):
+            turn.say(say("cancelled", lang, what=step.what or what), port)
+        elif isinstance(step, NothingToChoose):
+            turn.say(say("nothing_to_choose", lang), port)
+        elif isinstance(step, Refused):
+            if step.code == "not_on_channel" and b is not None and b.guide is None:
+                turn.say(say("not_on_sms", lang, what=what), port)
+            else:
+                turn.say(step.text, port)
+        else:   # a number or a code: never asked by SMS, the gateway asserts the sender
+            turn.say(say("error", lang), port)
 
-    def _confirm_text(self, business: Business, params: dict[str, Any], lang: str) -> str:
-        preview = self.services.preview(business, params, lang)
+    def _confirm_text(self, business: Business, step: Confirm, lang: str) -> str:
         own = business.text("confirm", "sms", lang)
         if own:
-            return own.format_map(_Keep({**{k: str(v) for k, v in params.items()}, **preview}))
-        if preview["price"]:
-            return say("confirm", lang, **preview)
-        return say("confirm_free", lang, what=preview["what"])
+            return own.format_map(_Keep({k: str(v) for k, v in step.preview.items()}))
+        what = step.what
+        if step.items:
+            what = (", " if lang == "en" else "、").join([step.what, *step.items])
+        if step.off:
+            return say("confirm_off", lang, what=what)
+        if not step.free and not step.items:
+            return say("confirm", lang, what=what, price=step.price, effective=step.effective)
+        return say("confirm_free", lang, what=what)
 
-    async def _execute(self, turn: _Turn, business: Business, params: dict[str, Any], key: str,
-                       port: str | None = None) -> bool:
-        req = Request(business, turn.msisdn, params, self._actor(), key, turn.lang)
-        try:
-            outcome = await self.services.execute(req)
-        except DomainError as err:
-            turn.say(err.message(turn.lang), port)
-            return False
-        sender = port or (business.sms.reply_port if business.sms.reply_port != grammar.MAIN_PORT else turn.port)
-        for text in self.services.render(business, outcome, "sms", turn.lang):
-            turn.say(text, sender)
-        turn.sensitive = turn.sensitive or outcome.sensitive
-        if "serials" in outcome.data:  # a 0000 listing: the next reply may be serial numbers to cancel
-            turn.state["context"] = {"type": "serials", "map": outcome.data["serials"], "port": sender,
-                                     "id": uuid.uuid4().hex, "until": (turn.now + STEP_TTL).isoformat()}
-        return True
-
-    # ------------------------------------------------------------------ the steps of a pending business
-    async def _continue(self, turn: _Turn, pending: dict[str, Any]) -> bool:
-        """Handle a reply to a pending step; False when the message is a new command instead."""
-        business = self.catalog.get(pending["business"])
-        turn.business = business.code
-        params = pending["params"]
-        what = business.name_en if turn.lang == "en" else business.name_zh
-        if pending["type"] == "confirm":
-            turn.state.pop("pending")
+    # ------------------------------------------------------------------ the reply to a pending step
+    async def _continue(self, turn: _Turn, flow: FlowState) -> bool:
+        """Turn a reply to the pending step into a flow event; False when the message is a new command."""
+        pending = flow.pending
+        assert pending is not None
+        turn.business = pending.business
+        if pending.step == "confirm":
             if grammar.is_yes(turn.text):
-                await self._execute(turn, business, params, f"sms:{pending['id']}")
+                await self._run(turn, flow, Yes())
                 return True
-            turn.say(say("cancelled", turn.lang, what=self.services.preview(business, params, turn.lang)["what"]))
+            await self._run(turn, flow, No())
             return grammar.parse(self.catalog, self.services.products, turn.port, turn.text) is None
 
-        if pending["type"] == "password":
+        if pending.step == "password":
             turn.redact_text = True
             reply = grammar.password_reply(turn.text)
             if reply is None:
                 if grammar.command_key(turn.text).lstrip("*").isdigit():
                     turn.say(say("password_format", turn.lang))
                     return True
-                turn.state.pop("pending")
                 turn.redact_text = False
-                turn.say(say("cancelled", turn.lang, what=what))
+                await self._run(turn, flow, No())
                 return grammar.parse(self.catalog, self.services.products, turn.port, turn.text) is None
             password, short = reply
-            try:
-                await self.services.bss.verify_password(turn.msisdn, password, actor=self._actor())
-            except WrongPassword as err:
-                turn.say(err.message(turn.lang))  # says how many tries remain; the prompt stays open
-                return True
-            except PasswordLocked as err:
-                turn.state.pop("pending")
-                turn.say(err.message(turn.lang))
-                return True
-            turn.state.pop("pending")
-            note = say("short_password", turn.lang) if short else ""
-            await self._advance(turn, business, params, authed=True, note=note)
+            steps = await self.flow.handle(flow, Password(password), self._ctx(turn))
+            for step in steps:
+                self._render(turn, step, None)
+            if short and not any(isinstance(s, Refused) for s in steps):
+                turn.say(say("short_password", turn.lang))
             return True
 
-        # a slot: the reply is its value (or the number of one of the offered choices)
-        slot = business.slot(pending["slot"])
-        choices = pending.get("choices") or {}
-        text = grammar.normalize(turn.text)
-        if text in choices:
-            value: Any = choices[text]
-        elif grammar.parse(self.catalog, self.services.products, turn.port, turn.text) is not None:
-            turn.state.pop("pending")
-            return False
-        else:
-            value = text
-        turn.state.pop("pending")
-        params = {**params, slot.name: self.services.parse_slot(slot, value)}
-        await self._advance(turn, business, params, authed=False)
-        return True
-
-    async def _ask_slot(self, turn: _Turn, business: Business, params: dict[str, Any], name: str) -> None:
-        slot = business.slot(name)
-        prompt = (slot.prompt_en if turn.lang == "en" else slot.prompt_zh) or say("unknown_menu", turn.lang)
-        choices: dict[str, str] = {}
-        lines: list[str] = []
-        if slot.type is SlotType.PRODUCT:
-            options = await self._product_options(turn, business, name)
-            for i, p in enumerate(options, 1):
-                choices[str(i)] = p.code
-                label = p.name_en if turn.lang == "en" else p.name_zh
-                fee = "" if business.handler == "product.cancel" else \
-                    " " + (p.fee_text_en if turn.lang == "en" else p.fee_text_zh)
-                lines.append(f"{i}.{label}{fee}")
-            if not options:
-                turn.say(say("nothing_to_choose", turn.lang))
-                return
-        elif slot.type is SlotType.CHOICE:
-            for i, (value, words) in enumerate(slot.choices.items(), 1):
-                choices[str(i)] = value
-                lines.append(f"{i}.{words[0] if words else value}")
-        self._pend(turn, "slot", business, params, slot=name, choices=choices)
-        if lines:
-            turn.say(say("choose", turn.lang, prompt=prompt, lines="\n".join(lines)))
-        else:
-            turn.say(prompt)
-
-    async def _product_options(self, turn: _Turn, business: Business, name: str) -> list[Product]:
-        options = self.services.choices(business, name)
-        if business.handler == "product.cancel":  # offer what the customer has, not the whole shop
-            account = await self.services.bss.account(turn.msisdn)
-            mine = {s["code"] for s in account["subscriptions"] if not s["in_plan"] and s["end_cycle"] is None}
-            options = [p for p in options if p.code in mine]
-        return options
+        if pending.step == "slot":
+            text = grammar.normalize(turn.text)
+            if text not in pending.choices and \
+                    grammar.parse(self.catalog, self.services.products, turn.port, turn.text) is not None:
+                flow.pending = None
+                return False
+            await self._run(turn, flow, Give(text))
+            return True
+        flow.pending = None
+        return False
 
     # ------------------------------------------------------------------ menus
-    async def _main_menu(self, turn: _Turn, business: Business | None = None) -> None:
-        """The catalogue's menu business (service.menu), remembered so that a digit goes deeper."""
-        business = business or next(b for b in self.catalog if b.handler == "menu")
-        await self._execute(turn, business, {}, f"sms:{turn.key}")
+    async def _main_menu(self, turn: _Turn, flow: FlowState, business: Business | None = None) -> None:
+        """The catalogue's menu business, remembered so that a digit goes deeper."""
+        business = business or self.catalog.with_role("menu")
+        assert business is not None
+        await self._run(turn, flow, Ask(business))
         turn.state["context"] = {"type": "menu", "level": "main", "until": (turn.now + STEP_TTL).isoformat()}
 
     def _category_items(self, category: str) -> list[Business]:
         return [b for b in self.catalog.in_category(category) if b.parent is None and b.sms.menu]
 
-    async def _menu_choice(self, turn: _Turn, context: dict[str, Any]) -> bool:
+    async def _menu_choice(self, turn: _Turn, flow: FlowState, context: dict[str, Any]) -> bool:
         choice = grammar.command_key(grammar.normalize(turn.text))
         if not choice.isdigit() or len(choice) > 2:  # 10086, 0000 … are commands, not menu choices
             return False
@@ -356,18 +325,18 @@ class SmsHall:
                          lines="\n".join(lines)))
             return True
         if choice == "0":
-            await self._main_menu(turn)
+            await self._main_menu(turn, flow)
             return True
         code = context.get("items", {}).get(choice)
         if code is None:
             turn.say(say("menu_bad", turn.lang, choice=choice))
             return True
         turn.state.pop("context", None)
-        await self._start(turn, self.catalog.get(code), {})
+        await self._start(turn, flow, self.catalog.get(code), {})
         return True
 
     # ------------------------------------------------------------------ 0000 serial cancellation
-    async def _serial_cancel(self, turn: _Turn, context: dict[str, Any]) -> bool:
+    async def _serial_cancel(self, turn: _Turn, flow: FlowState, context: dict[str, Any]) -> bool:
         key = grammar.command_key(grammar.normalize(turn.text))
         if key in {"全部", "全部退订", "退订全部", "QXQB", "ALL", "QB"}:
             turn.say(say("no_cancel_all", turn.lang), context["port"])
@@ -376,34 +345,21 @@ class SmsHall:
         if chosen is None:
             return False
         turn.business = "query.subscriptions"
+        items: list[tuple[Business, dict[str, Any]]] = []
         for n in dict.fromkeys(chosen):  # each serial once, in the order given
             code = context["map"].get(n)
             if code is None:
                 turn.say(say("serial_bad", turn.lang, choice=n), context["port"])
                 continue
-            business, params = self._canceller(code)
-            if business is None:
+            found = self.catalog.canceller(code, self.services.products.get(code).kind.value)
+            if found is None:
                 turn.say(say("not_on_sms", turn.lang, what=code), context["port"])
                 continue
-            await self._execute(turn, business, params, f"sms:{context['id']}:{n}", port=context["port"])
+            items.append(found)
+        if items:
+            for step in await self.flow.confirm_batch(flow, items, self._ctx(turn)):
+                self._render(turn, step, context["port"])
         return True
-
-    def _canceller(self, product_code: str) -> tuple[Business | None, dict[str, Any]]:
-        """The catalogue business that cancels a product: its own, else the generic one for its kind."""
-        kind = self.services.products.get(product_code).kind.value
-        own = next((b for b in self.catalog if b.handler == "product.cancel"
-                    and b.preset.get("product") == product_code), None)
-        if own is not None:
-            return own, {"product": product_code}
-        generic = next((b for b in self.catalog if b.handler == "product.cancel" and not b.preset
-                        and any(s.type is SlotType.PRODUCT and kind in s.kinds for s in b.slots)), None)
-        if generic is not None:
-            return generic, {"product": product_code}
-        feature = next((b for b in self.catalog if b.handler == "feature.set"
-                        and b.preset.get("product") == product_code and b.slot("action")), None)
-        if feature is not None:
-            return feature, {"product": product_code, "action": "off"}
-        return None, {}
 
     # ------------------------------------------------------------------ free text: 小贝
     def _for_assistant(self, turn: _Turn) -> bool:

@@ -13,6 +13,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                 "anything else cancels."),
     "confirm_free": ("您将办理“{what}”。回复“是”确认办理，10分钟内有效，回复其他内容取消。",
                      "You are about to: {what}. Reply Y within 10 minutes to confirm; anything else cancels."),
+    "confirm_off": ("您将退订“{what}”。回复“是”确认退订，10分钟内有效，回复其他内容取消。",
+                    "You are about to cancel {what}. Reply Y within 10 minutes to confirm; anything else keeps it."),
     "cancelled": ("您已取消办理“{what}”，未产生任何费用。", "{what} was not ordered; nothing was charged."),
     "expired": ("您的办理请求已超过10分钟有效期，请重新发送业务指令。",
                 "Your request expired after 10 minutes; please send the command again."),
