@@ -217,6 +217,41 @@ def sms(sender: Annotated[str, typer.Argument(metavar="FROM", help="The subscrib
         print(r.text)
 
 
+@app.command()
+def outbox(number: Annotated[Optional[str], typer.Argument(metavar="[NUMBER]", help="Only this phone's messages")] = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+           limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="How many")] = 20) -> None:
+    """Print the demo inbox, newest first: the SMS the system sent (codes included), as the phone shows them.
+
+    Only the embedded default keeps one; with an SMS gateway (Kannel) messages reach real phones instead.
+    """
+    from hotline.domain.msisdn import normalize_msisdn
+
+    hl = _open()
+    try:
+        wanted = None
+        if number:
+            try:
+                wanted = normalize_msisdn(number)
+            except DomainError as err:
+                _fail(err)
+        messages = hl.outbox.inbox_sync(wanted, limit=limit)
+        demo = hl.outbox.demo
+    finally:
+        hl.close()
+    if as_json:
+        print(json.dumps([{k: m[k] for k in ("at", "from", "to", "text")} for m in messages], ensure_ascii=False))
+        return
+    if not demo:
+        console.print("[yellow]短信经短信网关发送，不保留演示收件箱。[/yellow]\n"
+                      "[dim]SMS go out through the gateway; there is no demo inbox.[/dim]")
+    elif not messages:
+        console.print("[dim]（没有短信 · no messages）[/dim]")
+    for m in messages:
+        console.print(f"[dim]{m['at'][:19].replace('T', ' ')}[/dim]  [bold cyan]{m['from']} → {m['to']}[/bold cyan]")
+        print(m["text"])
+
+
 def _nlu(hl: Hotline):
     from hotline.assistant.nlu import NLU
 

@@ -33,12 +33,17 @@ def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> F
         own = hl is None
         app.state.hotline = hl or bootstrap(settings or load_settings())
         routing = asyncio.create_task(run_routing(app.state.hotline), name="routing")
+        outbox = asyncio.create_task(app.state.hotline.outbox.run(), name="outbox")   # SMS delivery, purge
         try:
             yield
         finally:
             routing.cancel()
+            outbox.cancel()
             with suppress(asyncio.CancelledError):
                 await routing
+            with suppress(asyncio.CancelledError):
+                await outbox
+            await app.state.hotline.outbox.aclose()
             if "hub" in app.state.hotline.__dict__:
                 await app.state.hotline.hub.close()
             if own:
