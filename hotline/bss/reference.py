@@ -275,33 +275,43 @@ class ReferenceBSS:
 
     # ------------------------------------------------------------------ service password
     async def verify_password(self, msisdn: str, password: str, *, actor: Actor) -> None:
-        msisdn = normalize_msisdn(msisdn)
-        sub = await self.db.run(rec.load_subscriber, msisdn, write=False)
-        today = self.clock.today()
-        if pw.failures_today(sub.pw_failures, sub.pw_fail_day, today) >= self.max_password_failures:
-            raise _locked()
-        ok = bool(sub.password_hash) and await asyncio.to_thread(pw.verify_password, password, sub.password_hash)
-        refusal = await self.db.run(self._record_password_attempt, msisdn, ok, actor)
-        if refusal is not None:
-            raise refusal  # raised after the failure count is committed
+        """Check the service password under one lockout for every channel (``max_password_failures`` a day).
 
-    def _record_password_attempt(self, conn: Connection, msisdn: str, ok: bool,
-                                 actor: Actor) -> DomainError | None:
+        Why in two steps: the attempt is first counted as a failure, under the subscriber's row lock and only
+        while the number is not locked; only then is the (slow) password evaluated, and a right one takes its
+        count back. So concurrent guesses are admitted one by one up to the limit and the rest are refused
+        without being evaluated: twenty guesses at once get three evaluations, never twenty.
+        """
+        msisdn = normalize_msisdn(msisdn)
+        stored, failures = await self.db.run(self._admit_password_attempt, msisdn)
+        ok = bool(stored) and await asyncio.to_thread(pw.verify_password, password, stored)
+        refusal = await self.db.run(self._settle_password_attempt, msisdn, ok, failures, actor)
+        if refusal is not None:
+            raise refusal  # raised after the attempt is recorded
+
+    def _admit_password_attempt(self, conn: Connection, msisdn: str) -> tuple[str, int]:
+        """Refuse a locked number; else count this attempt as a failure now. Returns the hash and the count."""
         sub = rec.load_subscriber(conn, msisdn, lock=self.db.for_update)
         today = self.clock.today()
         failures = pw.failures_today(sub.pw_failures, sub.pw_fail_day, today)
         if failures >= self.max_password_failures:
-            raise _locked()  # a concurrent attempt locked it meanwhile
+            raise _locked()
+        sub.set(pw_failures=failures + 1, pw_fail_day=today)
+        rec.save_subscriber(conn, sub)
+        return sub.password_hash, failures + 1
+
+    def _settle_password_attempt(self, conn: Connection, msisdn: str, ok: bool, failures: int,
+                                 actor: Actor) -> DomainError | None:
+        """A right password clears the day's failures (its own count included); a wrong one stays counted."""
         now = self.clock.now()
         if ok:
-            if sub.pw_failures:
+            sub = rec.load_subscriber(conn, msisdn, lock=self.db.for_update)
+            if sub.pw_failures or sub.pw_fail_day is not None:
                 sub.set(pw_failures=0, pw_fail_day=None)
                 rec.save_subscriber(conn, sub)
             rec.write_audit(conn, now, actor.channel, actor.id, "password.verify", msisdn, sub.id, {"ok": True})
             return None
-        failures += 1
-        sub.set(pw_failures=failures, pw_fail_day=today)
-        rec.save_subscriber(conn, sub)
+        sub = rec.load_subscriber(conn, msisdn)
         rec.write_audit(conn, now, actor.channel, actor.id, "password.verify", msisdn, sub.id,
                         {"ok": False, "failures_today": failures})
         left = self.max_password_failures - failures

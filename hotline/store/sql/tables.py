@@ -382,6 +382,40 @@ Index("ix_handoffs_conversation", handoffs.c.conversation_id)
 
 # ---------------------------------------------------------------- identity: codes, flow sessions (migration 0009)
 
+# One-time codes (services/identity.py): the live code per number and purpose, salted and hashed, never in clear.
+otp_codes = Table(
+    "otp_codes", metadata,
+    Column("msisdn", String(11), primary_key=True),
+    Column("purpose", String(16), primary_key=True),
+    Column("digest", String(120), nullable=False),      # salt$hmac-sha256(salt, number:purpose:code)
+    Column("client", String(64)),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every code sent, for the limits per number and per client address (rolling hour, calendar day); purged after days.
+otp_sends = Table(
+    "otp_sends", metadata,
+    Column("id", Id, primary_key=True),
+    Column("msisdn", String(11), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("client", String(64)),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Index("ix_otp_sends_msisdn_sent_at", "msisdn", "sent_at"),
+    Index("ix_otp_sends_client_sent_at", "client", "sent_at"),
+)
+
+# One row per number (and per client address): the row every send and check locks first, and the day's wrong
+# guesses across codes (the guess budget).
+otp_counters = Table(
+    "otp_counters", metadata,
+    Column("scope", String(8), primary_key=True),       # number | client
+    Column("subject", String(64), primary_key=True),
+    Column("day", Date),
+    Column("wrong", SmallInteger, nullable=False, default=0),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 # ---------------------------------------------------------------- desk scope (migration 0010)
 
 # ---------------------------------------------------------------- outbox, tickets (migration 0011)
