@@ -2,8 +2,10 @@
 
 A session is a random token handed to the browser (an HttpOnly cookie) or an API client (a bearer
 token); the database keeps only its SHA-256, so reading the table opens no session. Sessions last 8
-hours, end at logout, and end when the account is disabled. Five wrong passwords in a row lock an
-account for 15 minutes, which makes guessing passwords over the network useless.
+hours, end at logout, and end when the account is disabled or its password changes. Five wrong
+passwords for a login (fifty from one client address) lock it for 15 minutes, which makes guessing
+passwords over the network useless. Each attempt is counted *before* its password is checked, in one
+transaction with the lock check, so concurrent guesses cannot be evaluated past the limit.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ import secrets
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, case, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hotline.domain.billing import Clock
 from hotline.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from hotline.domain.password import hash_password, verify_password
+from hotline.services import audit
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import audit_log, desk_agents, desk_sessions
+from hotline.store.sql.tables import desk_agents, desk_login_attempts, desk_sessions
 
 if TYPE_CHECKING:
     from hotline.routing.model import AgentProfile
@@ -34,9 +38,11 @@ CHANNELS = ("voice", "chat", "video", "callback", "sms")
 DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "video": 1, "callback": 1, "sms": 3}
 SESSION_HOURS = 8
 MAX_FAILURES = 5
+MAX_ADDRESS_FAILURES = 50    # one address may be a whole call centre behind NAT
 LOCK_MINUTES = 15
 MIN_PASSWORD = 8
 DEMO_AGENTS = Path(__file__).with_name("data") / "demo_agents.toml"
+T = TypeVar("T")
 
 
 class LoginFailed(DomainError):
@@ -96,12 +102,13 @@ class Accounts:
 
     def __init__(self, db: Database, clock: Clock | None = None, *, kdf_n: int = 2**14,
                  session_hours: float = SESSION_HOURS, max_failures: int = MAX_FAILURES,
-                 lock_minutes: float = LOCK_MINUTES) -> None:
+                 lock_minutes: float = LOCK_MINUTES, max_address_failures: int = MAX_ADDRESS_FAILURES) -> None:
         self.db = db
         self.clock = clock or Clock()
         self.kdf_n = kdf_n
         self.session_ttl = dt.timedelta(hours=session_hours)
         self.max_failures = max_failures
+        self.max_address_failures = max_address_failures
         self.lock = dt.timedelta(minutes=lock_minutes)
         self._dummy_hash: str | None = None
 
@@ -146,49 +153,56 @@ class Accounts:
             if not done:
                 raise AgentNotFound(f"没有工号 {login}。", f"No agent {login}.", login=login)
             if not active:
-                conn.execute(update(desk_sessions).where(desk_sessions.c.login == login,
-                                                         desk_sessions.c.revoked_at.is_(None))
-                             .values(revoked_at=now))
+                _revoke(conn, login, now)
+            _forget_attempts(conn, login)
             _audit(conn, self.clock.now(), actor, "desk_agent_enable" if active else "desk_agent_disable", login)
             return _agent(conn.execute(select(desk_agents).where(desk_agents.c.login == login)).one())
         return await self.db.run(job)
 
     async def set_password(self, login: str, password: str, *, actor: str = "system") -> None:
+        """Set a new password; every session of the account ends (whoever knew the old one is out)."""
         check_password(password)
         pw_hash = await asyncio.to_thread(hash_password, password, self.kdf_n)
+        now = self._now()
 
         def job(conn: Connection) -> None:
             done = conn.execute(update(desk_agents).where(desk_agents.c.login == login)
                                 .values(password_hash=pw_hash, failed_logins=0, locked_until=None)).rowcount
             if not done:
                 raise AgentNotFound(f"没有工号 {login}。", f"No agent {login}.", login=login)
+            _revoke(conn, login, now)
+            _forget_attempts(conn, login)
             _audit(conn, self.clock.now(), actor, "desk_password_set", login)
         await self.db.run(job)
 
     # ------------------------------------------------------------------ sessions
-    async def login(self, login: str, password: str) -> Session:
-        """A new session for the right password; wrong ones count towards a lock."""
+    async def login(self, login: str, password: str, *, address: str | None = None) -> Session:
+        """A new session for the right password; wrong ones count towards a lock of the login and of the
+        client ``address``. While locked, even the right password is refused without being checked."""
         login = (login or "").strip()[:32]
         now = self._now()
+        keys = [(f"login:{login}", self.max_failures)]
+        if address:
+            keys.append((f"addr:{address[:64]}", self.max_address_failures))
+        wait = await self._retrying(self._reserve, keys, now)
+        if wait is not None:
+            raise _locked(wait)     # not audited one by one: a flood of guesses would flood the audit log
 
-        def read(conn: Connection):
+        def read(conn: Connection) -> Any:
             return conn.execute(select(desk_agents).where(desk_agents.c.login == login)).first()
         row = await self.db.run(read, write=False)
-        if row is not None and row.locked_until is not None and _aware(row.locked_until) > now:
-            raise _locked(_aware(row.locked_until) - now)
         # Unknown logins cost the same scrypt as known ones: timing tells nothing about which exist.
         stored = row.password_hash if row is not None else self._dummy()
         ok = await asyncio.to_thread(verify_password, password or "", stored)
         if row is None or not row.active or not ok:
-            if await self.db.run(self._failed, login, row is not None, now):
+            if await self.db.run(self._failed, login, keys, now):
                 raise _locked(self.lock)
             raise LoginFailed("工号或密码错误，或账号已停用。", "Wrong login or password, or the account is disabled.")
         token = secrets.token_urlsafe(32)
         expires = now + self.session_ttl
 
         def start(conn: Connection) -> None:
-            conn.execute(update(desk_agents).where(desk_agents.c.login == login)
-                         .values(failed_logins=0, locked_until=None))
+            _settle(conn, keys, now)
             conn.execute(delete(desk_sessions).where(desk_sessions.c.login == login,   # old ones, not kept forever
                                                      desk_sessions.c.expires_at < now - dt.timedelta(days=30)))
             conn.execute(insert(desk_sessions).values(token_hash=token_hash(token), login=login, created_at=now,
@@ -197,23 +211,54 @@ class Accounts:
         await self.db.run(start)
         return Session(token, _agent(row), expires)
 
-    def _failed(self, conn: Connection, login: str, known: bool, now: dt.datetime) -> bool:
-        """Count a wrong password; whether this one locked the account."""
+    def _reserve(self, conn: Connection, keys: list[tuple[str, int]], now: dt.datetime) -> dt.timedelta | None:
+        """Count this attempt against every key before the password is looked at; how long to wait
+        instead when a key is locked or its budget is taken (by failures or by attempts in flight)."""
+        rows = []
+        for key, limit in keys:
+            q = select(desk_login_attempts).where(desk_login_attempts.c.key == key)
+            row = conn.execute(q.with_for_update() if self.db.for_update else q).first()
+            if row is None:
+                conn.execute(insert(desk_login_attempts).values(key=key, failures=0, updated_at=now))
+                failures, locked = 0, None
+            else:
+                failures, locked = row.failures, _aware(row.locked_until) if row.locked_until else None
+                if locked is not None and locked > now:
+                    return locked - now
+                if locked is not None or now - _aware(row.updated_at) > self.lock:
+                    failures, locked = 0, None        # the lock is over, or the failures are old
+            if failures >= limit:
+                return self.lock                      # attempts in flight hold the whole budget
+            rows.append((key, failures))
+        for key, failures in rows:
+            conn.execute(update(desk_login_attempts).where(desk_login_attempts.c.key == key)
+                         .values(failures=failures + 1, locked_until=None, updated_at=now))
+        return None
+
+    def _failed(self, conn: Connection, login: str, keys: list[tuple[str, int]], now: dt.datetime) -> bool:
+        """A wrong password (already counted): lock the keys it filled; whether the login is now locked."""
         _audit(conn, self.clock.now(), login or "-", "desk_login_failed", "")
-        if not known:
-            return False
-        conn.execute(update(desk_agents).where(desk_agents.c.login == login)
-                     .values(failed_logins=desk_agents.c.failed_logins + 1))
-        failures = conn.execute(select(desk_agents.c.failed_logins).where(desk_agents.c.login == login)).scalar()
-        if failures >= self.max_failures:
-            conn.execute(update(desk_agents).where(desk_agents.c.login == login)
-                         .values(failed_logins=0, locked_until=now + self.lock))
-            _audit(conn, self.clock.now(), login, "desk_login_locked", f"{failures} failures")
-            return True
-        return False
+        locked_login = False
+        for key, limit in keys:
+            failures = conn.execute(select(desk_login_attempts.c.failures)
+                                    .where(desk_login_attempts.c.key == key)).scalar() or 0
+            if failures >= limit:
+                conn.execute(update(desk_login_attempts).where(desk_login_attempts.c.key == key)
+                             .values(locked_until=now + self.lock, updated_at=now))
+                _audit(conn, self.clock.now(), login or "-", "desk_login_locked", f"{key} {failures} failures")
+                locked_login = locked_login or key.startswith("login:")
+        return locked_login
+
+    async def _retrying(self, job: Callable[..., T], *args: Any) -> T:
+        for _ in range(3):
+            try:
+                return await self.db.run(job, *args)
+            except IntegrityError:
+                continue   # a racing first attempt created the row: it exists now
+        return await self.db.run(job, *args)
 
     async def resolve(self, token: str | None) -> Agent | None:
-        """The active agent a live session token belongs to, or None."""
+        """The active agent a live session token belongs to, or None (expired, revoked, disabled)."""
         if not token:
             return None
         now = self._now()
@@ -332,9 +377,29 @@ def _locked(remaining: dt.timedelta) -> LoginLocked:
                        retry_after_s=int(remaining.total_seconds()))
 
 
+def _revoke(conn: Connection, login: str, now: dt.datetime) -> None:
+    conn.execute(update(desk_sessions).where(desk_sessions.c.login == login, desk_sessions.c.revoked_at.is_(None))
+                 .values(revoked_at=now))
+
+
+def _forget_attempts(conn: Connection, login: str) -> None:
+    """An admin's reset or re-enable unlocks the login (its address keeps its own count)."""
+    conn.execute(delete(desk_login_attempts).where(desk_login_attempts.c.key == f"login:{login}"))
+
+
+def _settle(conn: Connection, keys: list[tuple[str, int]], now: dt.datetime) -> None:
+    """A right password: the login's count starts again; the address gives back this attempt only."""
+    for key, _ in keys:
+        values: dict[str, Any] = ({"failures": 0, "locked_until": None} if key.startswith("login:") else
+                                  {"failures": case((desk_login_attempts.c.failures > 0,
+                                                     desk_login_attempts.c.failures - 1), else_=0)})
+        conn.execute(update(desk_login_attempts).where(desk_login_attempts.c.key == key)
+                     .values(updated_at=now, **values))
+
+
 def _audit(conn: Connection, at: dt.datetime, actor: str, action: str, detail: str) -> None:
     """One audit row, timed like the rest of audit_log (the operator's clock)."""
-    conn.execute(insert(audit_log).values(at=at, channel="desk", actor=actor[:64], action=action, detail=detail))
+    audit.record(conn, at=at, channel="desk", actor=actor, action=action, detail={"text": detail} if detail else {})
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

@@ -418,6 +418,34 @@ otp_counters = Table(
 
 # ---------------------------------------------------------------- desk scope (migration 0010)
 
+# A verification belongs to one contact: made by one agent for the contact's number, valid nowhere else.
+# Also the one-time code pending in that contact (only its salted digest).
+desk_contact_checks = Table(
+    "desk_contact_checks", metadata,
+    Column("id", Id, primary_key=True),
+    Column("contact_id", String(64), nullable=False),
+    Column("agent", String(32), nullable=False),
+    Column("msisdn", String(11), nullable=False),
+    Column("method", String(16)),                       # conversation | password | otp
+    Column("verified_until", DateTime(timezone=True)),
+    Column("otp_digest", String(96)),
+    Column("otp_until", DateTime(timezone=True)),
+    Column("otp_tries", SmallInteger, nullable=False, default=0),
+    Column("otp_sent_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("contact_id", "agent", "msisdn"),
+)
+
+# Desk login attempts per login ("login:<login>") and per client address ("addr:<ip>"): an attempt is
+# counted before its password is checked, so concurrent guesses cannot pass the limit.
+desk_login_attempts = Table(
+    "desk_login_attempts", metadata,
+    Column("key", String(80), primary_key=True),
+    Column("failures", SmallInteger, nullable=False, default=0),   # wrong ones, plus the ones in flight
+    Column("locked_until", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 # ---------------------------------------------------------------- outbox, tickets (migration 0011)
 
 # The Outbox's delivery state on sms_outbox (hotline/services/outbox.py): secrets are redacted once sent,
