@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hotline.bss.cards import NewCard
 from hotline.domain.products import ProductCatalog
 from hotline.domain.subscriber import Subscriber
 
@@ -53,7 +54,29 @@ class BSS(Protocol):
 
     async def verify_identity(self, msisdn: str, name: str, id_number: str, *, actor: Actor) -> None: ...
 
-    async def recharge(self, msisdn: str, amount_fen: int, *, key: str, actor: Actor) -> OrderResult: ...
+    async def recharge(self, msisdn: str, amount_fen: int, *, key: str, actor: Actor) -> OrderResult:
+        """Credit money received outside hotline (a store's till, a bank transfer): a back-office call
+        (``billing`` scope), never offered to customers or agents."""
+        ...
+
+    async def redeem_card(self, msisdn: str, serial: str, pin: str, *, key: str, actor: Actor) -> OrderResult:
+        """Top up with a card (充值卡): credits its face value once (order kind ``topup_card``); a wrong
+        PIN counts toward a daily lock per number and per card."""
+        ...
+
+    async def create_cards(self, face_value_fen: int, count: int, *, batch: str = "",
+                           expires_on: dt.date | None = None) -> list[NewCard]:
+        """Make new cards; the PINs are returned once (to print) and stored only hashed."""
+        ...
+
+    async def credit_payment(self, msisdn: str, amount_fen: int, *, ref: str, provider: str, key: str,
+                             actor: Actor) -> OrderResult:
+        """Credit an online payment whose provider notification was verified (order kind ``payment``)."""
+        ...
+
+    async def adjust(self, msisdn: str, amount_fen: int, reason: str, *, key: str, actor: Actor) -> OrderResult:
+        """A balance adjustment (order kind ``adjustment``), credit or debit, allowed by the desk's limits."""
+        ...
 
     async def subscribe(self, msisdn: str, product_code: str, *, key: str, actor: Actor) -> OrderResult: ...
 

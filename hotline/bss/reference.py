@@ -18,6 +18,7 @@ from sqlalchemy import Connection, desc, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from hotline.bss import records as rec
+from hotline.bss.money import MoneyIn
 from hotline.bss.port import SYSTEM, Actor, OrderResult
 from hotline.bss.records import Effects, Holding
 from hotline.domain import password as pw
@@ -47,7 +48,7 @@ STATUS_ACTIONS: dict[str, tuple[Status, str, str]] = {
 Decide = Callable[[Connection, Subscriber, list[Holding], Effects], dict[str, Any]]
 
 
-class ReferenceBSS:
+class ReferenceBSS(MoneyIn):
     """Implements ``hotline.bss.port.BSS`` on a ``Database``."""
 
     def __init__(self, db: Database, products: ProductCatalog, clock: Clock | None = None,

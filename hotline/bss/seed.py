@@ -54,6 +54,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.exc import DBAPIError
 
+from hotline.bss.cards import NewCard, card_rows, derived_salt, insert_cards
 from hotline.domain.billing import (BILL_CATEGORIES, SUSPENSION_FEE_FEN, TARIFF, Clock, cycle_label_zh, cycle_of,
                                     cycle_start, next_cycle, prev_cycle)
 from hotline.domain.errors import WeakPassword
@@ -70,6 +71,7 @@ from hotline.store.sql.tables import (bill_items, bills, ledger, subscribers, su
 CHUNK = 10_000            # subscribers per transaction
 POOL_SIZE = 64            # shared synthetic password hashes
 DEFAULT_SEED = 86
+OPENING_TEXT = "期初余额（上期结转）"
 
 DEMO_PASSWORDS: dict[str, str] = {"13800138000": "369258", "13900139000": "842613", "13700137000": "517390"}
 # The demo subscribers' resident ID numbers (北京, 广州, 成都), the same whatever the seed.
@@ -78,6 +80,17 @@ DEMO_ID_NUMBERS: dict[str, str] = {
     for msisdn, admin_code, birth in (("13800138000", "1101", dt.date(1988, 3, 12)),
                                       ("13900139000", "4401", dt.date(1975, 11, 2)),
                                       ("13700137000", "5101", dt.date(2001, 6, 30)))}
+
+# Demo top-up cards (充值卡), published in the README so a newcomer can try them: serial, PIN, face value
+# (fen), last day of validity. The last one has expired. Real cards come from `hotline cards create`.
+DEMO_CARDS: tuple[tuple[str, str, int, dt.date], ...] = (
+    ("10086202600000001", "271828182845904523", 1_000, dt.date(2036, 12, 31)),
+    ("10086202600000002", "314159265358979323", 3_000, dt.date(2036, 12, 31)),
+    ("10086202600000003", "161803398874989484", 5_000, dt.date(2036, 12, 31)),
+    ("10086202600000004", "141421356237309504", 10_000, dt.date(2036, 12, 31)),
+    ("10086202600000005", "173205080756887729", 10_000, dt.date(2036, 12, 31)),
+    ("10086202600000006", "223606797749978969", 5_000, dt.date(2025, 12, 31)),
+)
 
 # Tables written, parents first; the column order of every generated tuple is the table's.
 TABLES: tuple[Table, ...] = (subscribers, subscriptions, usage_counters, usage_records, ledger, bills,
@@ -116,6 +129,7 @@ class SeedReport:
     bill_items: int = 0
     seconds: float = 0.0
     samples: list[tuple[str, str]] = field(default_factory=list)  # (msisdn, password), synthetic
+    demo_cards: int = 0             # demo top-up cards created (0 when they already existed)
 
     @property
     def rows(self) -> int:
@@ -247,6 +261,7 @@ class _Context:
         self.epoch_ord = dt.date(2000, 1, 1).toordinal()
         self.epoch_dt = dt.datetime(2000, 1, 1, tzinfo=self.tz)
         self.cycle_dt = self.at(cycle_start(self.cycle))
+        self.opening_dt = self.cycle_dt - dt.timedelta(seconds=1)
         self.elapsed_s = max(0, int((self.now - self.cycle_dt).total_seconds()))
         self.month_s = calendar.monthrange(self.cycle // 100, self.cycle % 100)[1] * 86400
         self._texts: dict[tuple[str, int], str] = {}
@@ -392,6 +407,11 @@ class _Batch:
             money.sort(key=_first)
         lid = ids["ledger"]
         out = rows["ledger"]
+        # The balance brought forward, so that balance = sum(ledger) holds from the start (in the previous
+        # cycle: it is neither a charge of this cycle nor billed again).
+        out.append((lid, sid, ctx.prev1, "opening_balance", a.balance - sum(m[2] for m in money),
+                    OPENING_TEXT, None, ctx.opening_dt))
+        lid += 1
         for when, kind, amount, text in money:
             out.append((lid, sid, cycle, kind, amount, text, None, when))
             lid += 1
@@ -980,6 +1000,7 @@ def seed_population(db: Database, products: ProductCatalog, *, subscribers: int,
         _count(report, batch)
         report.demo_subscribers = len(missing_demo)
         next_ids = batch.next_ids
+        report.demo_cards = seed_demo_cards(db, clock=clock, kdf_n=kdf_n, seed=seed)
 
     population = _Population(ctx, seed, taken, pool)
     done = generated = 0
@@ -1013,6 +1034,13 @@ def seed_population(db: Database, products: ProductCatalog, *, subscribers: int,
     return report
 
 
+def seed_demo_cards(db: Database, *, clock: Clock, kdf_n: int, seed: int = DEFAULT_SEED) -> int:
+    """Write the demo top-up cards that are not there yet; returns how many were added."""
+    hashes = _hash_all([(pin, derived_salt(seed, serial)) for serial, pin, _, _ in DEMO_CARDS], kdf_n)
+    made = [NewCard(serial, pin, value, until) for serial, pin, value, until in DEMO_CARDS]
+    return db.run_sync(insert_cards, (card_rows(made, hashes, "demo", clock.now()),))
+
+
 def seed_demo_if_empty(db: Database, products: ProductCatalog, *, clock: Clock, kdf_n: int, synthetic: int,
                        seed: int = DEFAULT_SEED,
                        progress: Callable[[int], None] | None = None) -> SeedReport | None:
@@ -1025,5 +1053,5 @@ def seed_demo_if_empty(db: Database, products: ProductCatalog, *, clock: Clock, 
                            progress=progress)
 
 
-__all__ = ["DEMO_ID_NUMBERS", "DEMO_PASSWORDS", "SeedReport", "pool_password", "seed_demo_if_empty", "seed_population",
-           "synthetic_password"]
+__all__ = ["DEMO_CARDS", "DEMO_ID_NUMBERS", "DEMO_PASSWORDS", "SeedReport", "pool_password", "seed_demo_cards",
+           "seed_demo_if_empty", "seed_population", "synthetic_password"]

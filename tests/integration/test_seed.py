@@ -246,10 +246,16 @@ def test_holdings_usage_and_money_are_consistent(hl):
     assert sum(1 for v in used.values() if v) > 0
 
     fees = Counter()
+    balance = Counter()
     for entry in rows(hl.db, ledger):
+        balance[entry[1]] += entry[4]
+        if entry[3] == "opening_balance":   # brought forward from the previous cycle, one per account
+            assert entry[2] == 202610
+            continue
         assert entry[2] == 202611
         if entry[4] < 0 and entry[3] != "usage":
             fees[entry[1]] -= entry[4]
+    assert all(balance[sid] == s.balance_fen for sid, s in subs.items())   # balance = sum(ledger) from the start
     for sid, s in subs.items():
         if s.status == "closed":
             assert fees[sid] == 0

@@ -380,6 +380,70 @@ Index("ix_handoffs_conversation", handoffs.c.conversation_id)
 
 # ---------------------------------------------------------------- payments, top-up cards (migration 0008)
 
+# Top-up cards (充值卡): single-use vouchers. The PIN is kept only as a salted scrypt digest.
+topup_cards = Table(
+    "topup_cards", metadata,
+    Column("id", Id, primary_key=True),
+    Column("serial", String(20), nullable=False, unique=True),   # printed on the card, not secret
+    Column("pin_hash", String(160), nullable=False),
+    Column("face_value_fen", BigInteger, nullable=False),
+    Column("expires_on", Date, nullable=False),        # the last day it can be used (operator's time zone)
+    Column("status", String(12), nullable=False),      # active | used | void
+    Column("batch", String(32), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("used_by", BigInteger),                     # the subscriber credited
+    Column("order_id", BigInteger),
+)
+
+# Daily counters that must not be exceeded under concurrency: wrong card PINs per number and per card,
+# an agent's adjustments per day. One row per key, reset when its day passes (operator's time zone).
+money_counters = Table(
+    "money_counters", metadata,
+    Column("key", String(64), primary_key=True),       # card-msisdn:138…, card-serial:…, adjust:<agent>
+    Column("day", Date, nullable=False),
+    Column("value", BigInteger, nullable=False, default=0),
+)
+
+# Online payments: one row per pay link; credited once, on a verified notification.
+payments = Table(
+    "payments", metadata,
+    Column("id", Id, primary_key=True),
+    Column("ref", String(40), nullable=False, unique=True),         # our reference, in the pay link
+    Column("provider", String(24), nullable=False),
+    Column("msisdn", String(11), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),               # what is credited, whatever is notified
+    Column("status", String(12), nullable=False),                   # pending | paying | paid | failed
+    Column("provider_txn", String(64), unique=True),                # one credit per provider transaction
+    Column("order_id", BigInteger),
+    Column("channel", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),  # the pay page closes; a late payment still counts
+    Column("paid_at", DateTime(timezone=True)),
+    Index("ix_payments_msisdn_created", "msisdn", "created_at"),
+)
+
+# Agents' balance adjustments (调账): applied within the agent's limits, else pending a supervisor's decision.
+adjustments = Table(
+    "adjustments", metadata,
+    Column("id", Id, primary_key=True),
+    Column("msisdn", String(11), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),      # + credit, - debit
+    Column("reason", String(200), nullable=False),
+    Column("agent", String(32), nullable=False),
+    Column("contact_id", String(64)),
+    Column("status", String(12), nullable=False),          # pending | approved | applied | rejected
+    Column("decided_by", String(32)),
+    Column("decision_note", String(200)),
+    Column("order_id", BigInteger),
+    Column("idempotency_key", String(128), unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    Index("ix_adjustments_status_created", "status", "created_at"),
+    Index("ix_adjustments_agent_created", "agent", "created_at"),
+)
+
 # ---------------------------------------------------------------- identity: codes, flow sessions (migration 0009)
 
 # One-time codes (services/identity.py): the live code per number and purpose, salted and hashed, never in clear.
