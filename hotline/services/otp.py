@@ -1,9 +1,15 @@
-"""One-time codes sent by SMS to prove a number: one policy, whoever sends the code (小贝 or an agent)."""
+"""Old names for the one code policy, kept while callers move to :mod:`hotline.services.identity`.
+
+The policy (validity, limits, guess budget) lives in ``identity.CodeLimits``; nothing here may differ from it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-OTP_TTL = dt.timedelta(minutes=5)   # a code is good for five minutes
-OTP_TRIES = 3                       # wrong tries before the code is void
-SMS_SENDER = "10086"                # the number codes come from
+from hotline.services.identity import SMS_SENDER, CodeLimits
+
+__all__ = ["OTP_TRIES", "OTP_TTL", "SMS_SENDER"]
+
+OTP_TTL = dt.timedelta(seconds=CodeLimits().ttl_s)   # a code is good for five minutes
+OTP_TRIES = CodeLimits().wrong_per_day               # wrong codes per number per day, across codes
