@@ -20,8 +20,16 @@ from factories import DEFAULT_PASSWORD, make_subscriber
 from hotline.bss.port import Actor
 from hotline.domain import password as pw
 from hotline.domain.errors import InvalidInput, PasswordLocked, WrongPassword
-from hotline.services.identity import (CodeExpired, CodeLimited, CodeLocked, Codes, CodeTooSoon, NoCodePending,
-                                       WrongCode)
+from hotline.services.identity import (
+    CodeExpired,
+    CodeLimited,
+    CodeLimits,
+    CodeLocked,
+    Codes,
+    CodeTooSoon,
+    NoCodePending,
+    WrongCode,
+)
 from hotline.store.sql.tables import audit_log, otp_codes, subscribers
 
 A, B = "13800138000", "13900139000"
@@ -233,8 +241,8 @@ async def test_codes_are_stored_hashed_never_in_clear(hl, clock):
         return out
     tables = hl.db.run_sync(dump, write=False)
     assert "otp_codes" in tables and "sms_outbox" in tables
-    for code in sent:
-        leaks = [name for name, content in tables.items() if code in content]
+    for code in sent:   # the code as a token of its own (not inside a number or a hex digest)
+        leaks = [name for name, content in tables.items() if re.search(rf"(?<![0-9a-f]){code}(?![0-9a-f])", content)]
         assert leaks == [], f"code {code} in clear in {leaks}"
 
 
@@ -242,6 +250,24 @@ async def test_hl_codes_uses_the_outbox_and_one_policy(hl, clock):
     assert isinstance(hl.codes, Codes) and hl.codes.outbox is hl.outbox
     from hotline.services import otp
     assert otp.OTP_TTL == dt.timedelta(seconds=hl.codes.limits.ttl_s)
+    # Another instance (the desk builds its own) shares the same counters: the state is in the database.
+    await hl.codes.send(A, "verify", client=CLIENT)
+    clock.advance(seconds=30)
+    with pytest.raises(CodeTooSoon):
+        await Codes(hl.db, clock, hl.outbox).send(A, "desk", client="desk:agent1")
+
+
+async def test_limits_are_one_policy_object(hl, clock):
+    strict = Codes(hl.db, clock, hl.outbox, limits=CodeLimits(ttl_s=120, per_hour=2, wrong_per_day=1))
+    sent = await strict.send(A, "verify", client=CLIENT)
+    assert sent.expires_in_s == 120 and "2分钟" in inbox(hl, A)[0]["text"]
+    clock.advance(seconds=61)
+    await strict.send(A, "verify", client=CLIENT)
+    clock.advance(seconds=61)
+    with pytest.raises(CodeLimited):
+        await strict.send(A, "verify", client=CLIENT)
+    with pytest.raises(CodeLocked):   # a budget of one wrong guess
+        await strict.check(A, "verify", other(last_code(hl, A)))
 
 
 # ---------------------------------------------------------------------------------------------- password
@@ -258,9 +284,10 @@ async def test_concurrent_password_guesses_are_counted_before_they_are_evaluated
         return real(password, stored)
     monkeypatch.setattr(pw, "verify_password", counting)
 
-    me = Actor("sms", "subscriber")
-    got = await asyncio.gather(*(hl.bss.verify_password(m, f"{700000 + i}", actor=me) for i in range(20)),
-                               return_exceptions=True)
+    channels = [Actor("sms", "subscriber"), Actor("assistant", "subscriber"), Actor("desk", "agent1"),
+                Actor("api", "key-1")]   # one lockout whichever channel the guesses come through
+    got = await asyncio.gather(*(hl.bss.verify_password(m, f"{700000 + i}", actor=channels[i % 4])
+                                 for i in range(20)), return_exceptions=True)
     assert sum(isinstance(g, WrongPassword) for g in got) == 2
     assert sum(isinstance(g, PasswordLocked) for g in got) == 18
     assert len(evaluated) == 3
