@@ -17,6 +17,7 @@ from hotline.config import Settings
 from hotline.domain.billing import Clock
 from hotline.services.base import HANDLERS
 from hotline.services.outbox import Outbox
+from hotline.services.payments import Payments, build_provider
 from hotline.services.service import Services
 from hotline.store.sql import migrate
 from hotline.store.sql.database import Database
@@ -96,10 +97,12 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate_schema:
         migrate.upgrade(db)
     clock = clock or Clock(settings.timezone)
     bss = ReferenceBSS(db, load_products(), clock,
-                       kdf_n=settings.password_kdf_n, max_password_failures=settings.password_max_failures)
+                       kdf_n=settings.password_kdf_n, max_password_failures=settings.password_max_failures,
+                       max_card_failures=settings.card_max_failures)
     catalog = load_catalog(handlers=HANDLERS, products=[(p.code, p.kind.value) for p in bss.products])
     outbox = Outbox(db, clock, settings)
-    services = Services(bss, catalog, db, clock, outbox=outbox)
+    payments = Payments(db, clock, bss, build_provider(settings))   # online payment: pay links, notifications
+    services = Services(bss, catalog, db, clock, outbox=outbox, payments=payments)
     sms = SmsHall(services, SmsStore(db), clock, rate_per_minute=settings.sms_rate_per_minute)
     hl = Hotline(settings, db, bss, catalog, services, sms, outbox)
     sms.assistant = lambda: hl.assistant

@@ -61,6 +61,18 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(5, ge=1, description="Delivery attempts before an SMS is marked failed.")
     outbox_backoff: float = Field(2.0, ge=0, description="Seconds before the first retry, doubled each time.")
     outbox_interval: float = Field(0.5, gt=0, le=60, description="Seconds between idle delivery passes.")
+    payment_provider: str = Field("reference", description="Online payment: reference (the embedded pay page) "
+                                  "or package.module:factory for a real provider's adapter.")
+    payment_secret: str = Field("", description="The reference provider's HMAC key (32+ characters); empty: one "
+                                "is made into data_dir/payment-secret.")
+    payment_base_url: str = Field("", description="Where pay links point; empty: http://host:port.")
+    card_max_failures: int = Field(5, ge=1, le=20, description="Wrong top-up card PINs a day, per number and per "
+                                   "card, before card top-ups lock until tomorrow.")
+    adjust_max_fen: int = Field(5_000, ge=0, description="An agent's balance adjustment above this needs a "
+                                "supervisor's approval (fen).")
+    adjust_daily_fen: int = Field(20_000, ge=0, description="An agent's adjustments a day beyond this need a "
+                                  "supervisor's approval (fen).")
+
 
     @cached_property
     def sqlalchemy_url(self) -> str:

@@ -14,6 +14,7 @@ import hotline
 from hotline.api import errors
 from hotline.api.deps import HotlineDep, check_token
 from hotline.api.routes import assistant, catalog, desk, desk_customer, products, sms, subscribers, wallboard
+from hotline.api.routes import desk_adjustments, payments
 from hotline.bootstrap import Hotline, bootstrap
 from hotline.channels.sms import kannel
 from hotline.config import Settings, load_settings
@@ -73,6 +74,11 @@ def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> F
     app.include_router(desk.router, prefix="/api/v1")
     app.include_router(desk_customer.router, prefix="/api/v1")
     app.include_router(wallboard.router, prefix="/api/v1")
+    app.include_router(desk_adjustments.router, prefix="/api/v1")   # agents adjust, supervisors approve
+    # Money in: pay links and cards (API key), the provider's signed notification, the demo checkout page.
+    app.include_router(payments.router, prefix="/api/v1")
+    app.include_router(payments.notify, prefix="/api/v1")
+    app.include_router(payments.pay_page)
     # The customers' web chat (GET /chat redirects to /chat/); it talks to /api/v1/assistant/ws.
     app.mount("/chat", StaticFiles(directory=CHAT_PAGE, html=True), name="chat")
     app.mount("/desk", StaticFiles(directory=DESK_PAGE, html=True), name="desk")

@@ -52,8 +52,9 @@ class ReferenceBSS(MoneyIn):
     """Implements ``hotline.bss.port.BSS`` on a ``Database``."""
 
     def __init__(self, db: Database, products: ProductCatalog, clock: Clock | None = None,
-                 kdf_n: int = 2**14, max_password_failures: int = 3) -> None:
+                 kdf_n: int = 2**14, max_password_failures: int = 3, max_card_failures: int = 5) -> None:
         self.db = db
+        self.max_card_failures = max_card_failures
         self.products = products
         self.clock = clock or Clock()
         self.kdf_n = kdf_n

@@ -28,9 +28,13 @@ class SlotType(str, Enum):
     PHONE = "phone"         # any telephone number: landline, service number, another operator's mobile
     ID_NUMBER = "id_number"
     PASSWORD = "password"
+    CARD_PIN = "card_pin"   # a top-up card's PIN: a secret like PASSWORD, masked wherever it is kept
     CHOICE = "choice"       # one of ``choices`` (e.g. the on/off action of a feature)
     MONTH = "month"         # a billing cycle: 202610, 10, 10月
     CITY = "city"
+
+
+SECRET_SLOT_TYPES = frozenset({SlotType.PASSWORD, SlotType.CARD_PIN, SlotType.ID_NUMBER})
 
 
 class _Strict(BaseModel):
@@ -45,6 +49,11 @@ class Slot(_Strict):
     choices: dict[str, tuple[str, ...]] = {}    # value → words that mean it (开/开通/KT …)
     prompt_zh: str = ""
     prompt_en: str = ""
+
+    @property
+    def secret(self) -> bool:
+        """What the customer types here is masked in transcripts, hand-offs and logs, on every channel."""
+        return self.type in SECRET_SLOT_TYPES
 
     @model_validator(mode="after")
     def _typed(self) -> "Slot":

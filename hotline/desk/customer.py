@@ -527,7 +527,7 @@ def _confirm_text(p: dict[str, Any], lang: str) -> str:
 
 def _shown(b: Business, params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as the confirmation shows them: secrets (passwords, ID numbers) never echoed."""
-    secret = {s.name for s in b.slots if s.type in (SlotType.PASSWORD, SlotType.ID_NUMBER)}
+    secret = {s.name for s in b.slots if s.secret}
     return {k: "******" if k in secret else v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
             for k, v in params.items()}
 

@@ -15,11 +15,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from hotline.domain.billing import BILL_CATEGORIES, cycle_label_zh, cycle_of
-from hotline.domain.errors import InvalidInput
+from hotline.domain.errors import InvalidInput, NotEligible
 from hotline.domain.geo import find_city
 from hotline.domain.msisdn import mask_msisdn
 from hotline.domain.products import Product, yuan
 from hotline.services.base import MissingSlot, Outcome, Request, handler
+from hotline.services.payments import PAY_TTL
 
 DATA = Path(__file__).with_name("data")
 PORTAL = "https://www.10086.cn"
@@ -304,10 +305,31 @@ async def points_redeem(svc, req: Request) -> Outcome:
                     "balance": yuan(r["balance_fen"])}, changed=True)
 
 
+# Money comes in only against a payment: an online payment the provider confirms, or a top-up card.
+AGENT_CHANNELS = ("desk", "agent")
+
+
 @handler("payment.recharge")
 async def payment_recharge(svc, req: Request) -> Outcome:
-    result = await svc.bss.recharge(req.msisdn, req.params["amount"], key=req.key, actor=req.actor)
-    return Outcome({"amount": yuan(req.params["amount"]), "balance": yuan(result.result["balance_fen"]),
+    """在线缴费: a pay link; the balance is credited when the provider's signed notification arrives."""
+    if req.channel in AGENT_CHANNELS:
+        raise NotEligible("人工客服不能代客充值。请引导客户使用充值卡或在线缴费；需要补偿时请办理调账。",
+                          "Agents cannot recharge. Guide the customer to a top-up card or online payment; "
+                          "use an adjustment for a goodwill credit.")
+    if svc.payments is None:
+        raise NotEligible("在线缴费暂不可用，请使用充值卡充值。", "Online payment is not available; use a top-up card.")
+    link = await svc.payments.start(req.msisdn, req.params["amount"], actor=req.actor)
+    return Outcome({"amount": yuan(link.amount_fen), "url": link.url, "ref": link.ref,
+                    "minutes": int(PAY_TTL.total_seconds() // 60)}, changed=True)
+
+
+@handler("payment.card")
+async def payment_card(svc, req: Request) -> Outcome:
+    """充值卡充值: the card's face value, once; a wrong PIN counts toward the day's lock."""
+    result = await svc.bss.redeem_card(req.msisdn, req.params["serial"], req.params["pin"], key=req.key,
+                                       actor=req.actor)
+    r = result.result
+    return Outcome({"amount": yuan(r["face_value_fen"]), "balance": yuan(r["balance_fen"]),
                     "order_id": result.order_id}, changed=True)
 
 

@@ -15,6 +15,7 @@ from hotline.services import handlers as _handlers  # noqa: F401  (registers the
 from hotline.services import slots
 from hotline.services.base import HANDLERS, MissingSlot, Outcome, Request
 from hotline.services.outbox import Outbox
+from hotline.services.payments import Payments
 from hotline.services.records import ServiceRecords
 from hotline.store.sql.database import Database
 
@@ -25,8 +26,10 @@ class _Blank(dict):
 
 
 class Services:
-    def __init__(self, bss: BSS, catalog: Catalog, db: Database, clock: Clock, outbox: Outbox | None = None) -> None:
+    def __init__(self, bss: BSS, catalog: Catalog, db: Database, clock: Clock, outbox: Outbox | None = None,
+                 payments: Payments | None = None) -> None:
         self.bss = bss
+        self.payments = payments   # online payment (pay links); None: not offered
         self.outbox = outbox if outbox is not None else Outbox(db, clock)   # every SMS the system sends
         self.catalog = catalog
         self.products = bss.products

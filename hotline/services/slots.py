@@ -79,6 +79,11 @@ def parse(slot: Slot, raw: Any, products: ProductCatalog, clock: Clock) -> Any:
         if not re.fullmatch(r"\d{4,8}", text):
             raise InvalidInput("密码须为数字。", "The password is digits only.")
         return text
+    if slot.type is SlotType.CARD_PIN:   # never echoed back: it is a secret
+        pin = re.sub(r"[\s-]", "", text)
+        if not re.fullmatch(r"\d{18}", pin):
+            raise InvalidInput("充值卡密码应为18位数字。", "The card PIN is 18 digits.")
+        return pin
     if slot.type is SlotType.CHOICE:
         upper = text.upper()
         for value, words in slot.choices.items():

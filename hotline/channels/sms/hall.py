@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from hotline.bss.port import Actor
-from hotline.catalog.schema import Business, SlotType
+from hotline.catalog.schema import Business
 from hotline.channels.sms import grammar
 from hotline.channels.sms.message import InboundSms, OutboundSms
 from hotline.channels.sms.sessions import SmsStore
@@ -183,7 +183,7 @@ class SmsHall:
 
     async def _start(self, turn: _Turn, flow: FlowState, business: Business, raw: dict[str, Any]) -> None:
         turn.business = business.code
-        if any(s.type in (SlotType.PASSWORD, SlotType.ID_NUMBER) for s in business.slots):
+        if any(s.secret for s in business.slots):
             turn.redact_text = True
         if self.catalog.role(business) == "menu":
             await self._main_menu(turn, flow, business)
