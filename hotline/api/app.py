@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 import hotline
-from hotline.api import errors
+from hotline.api import errors, security
 from hotline.api.deps import HotlineDep, check_token
 from hotline.api.routes import assistant, catalog, desk, desk_customer, products, sms, subscribers, wallboard
 from hotline.api.routes import desk_adjustments, payments
@@ -54,6 +54,7 @@ def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> F
                   description="Omnichannel customer service for mobile operators: the reference back end "
                               "(subscribers, products, balances, usage, bills, orders). Money is in fen.")
     errors.install(app)
+    security.install(app)   # security headers; foreign origins refused on cookie-authenticated calls
     if hl is not None:
         app.state.hotline = hl
 

@@ -5,7 +5,9 @@ it audits); seeing one of them in clear needs a reason and is audited field by f
 runs a protected business (one the catalogue marks ``auth``) for a customer, the agent verifies them:
 小贝 verified the conversation already, the customer gave the service password (checked by the BSS,
 whose failures count towards its daily lock), or read back a one-time code sent to the phone. A
-verification holds for one agent and one number for a few minutes. Businesses come from the catalogue
+verification belongs to the contact it was made in: it holds for that contact, its agent and its number
+for a few minutes, never for another contact or agent. Every method takes a :class:`~hotline.desk.scope.Scope`
+(the routes get one from ``hotline.desk.scope``), so nothing here acts on a number outside a contact. Businesses come from the catalogue
 and run through ``Services`` exactly as every other channel runs them, with channel ``desk``, the agent
 as actor and an idempotency key from the form, so a double click charges once.
 """
@@ -13,12 +15,9 @@ as actor and an idempotency key from the form, so a double click charges once.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
-import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import Connection, desc, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,17 +29,19 @@ from hotline.catalog.catalog import command_key
 from hotline.catalog.schema import Auth, Business, Slot, SlotType
 from hotline.domain.errors import DomainError, InvalidInput, NotFound, PasswordLocked, WrongPassword
 from hotline.domain.identity import mask_id_number, mask_name
-from hotline.domain.msisdn import mask_msisdn, normalize_msisdn
+from hotline.desk.scope import OutOfScope, Scope
+from hotline.services import audit
 from hotline.services.base import Request
-from hotline.services.otp import OTP_TRIES, OTP_TTL, SMS_SENDER
+from hotline.services.identity import CodeError, Codes, CodeTooSoon
+from hotline.services.otp import SMS_SENDER
 from hotline.services.service import Services
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import audit_log, conversations, desk_verifications, handoffs
+from hotline.store.sql.tables import conversations, desk_contact_checks, handoffs
 
 CHANNEL = "desk"             # the actor's channel in orders and the audit log
 CATALOG_CHANNEL = "agent"    # the catalogue's name for this channel (``Business.channels``, reply variants)
 VERIFIED_TTL = dt.timedelta(minutes=10)     # a verification covers protected businesses this long
-OTP_RESEND_AFTER = dt.timedelta(seconds=60)  # no new code to the same phone sooner than this
+CODE_PURPOSE = "desk"                        # identity's purpose for codes an agent sends
 NOTE_MIN = 4                                 # a free-text reason says something
 
 UNMASK_FIELDS: dict[str, tuple[str, str]] = {"name": ("姓名", "name"), "id_number": ("证件号码", "ID number")}
@@ -62,13 +63,11 @@ SLOT_LABELS: dict[SlotType, tuple[str, str]] = {
     SlotType.PASSWORD: ("密码", "Password"), SlotType.CHOICE: ("选项", "Option"), SlotType.MONTH: ("月份", "Month"),
     SlotType.CITY: ("城市", "City"),
 }
-OTP_SMS = ("【中国移动】您的验证码为{code}，{minutes}分钟内有效，用于10086人工客服核实您的身份。"
-           "请仅告知正在为您服务的10086客服，切勿告诉他人。",
-           "[China Mobile] Your code is {code}, valid for {minutes} minutes, for the 10086 agent serving you "
-           "to verify your identity. Tell it to no one else.")
 SECRET_SENT = ("结果含客户的保密信息，已通过短信发送到客户手机，请勿向客户索取。",
                "The result holds a secret for the customer: it was sent to their phone by SMS; do not ask for it.")
 _KEY = re.compile(r"^[A-Za-z0-9:_-]{1,64}$")
+T = TypeVar("T")
+__all__ = ["CodeTooSoon", "CustomerDesk", "OutOfScope", "Scope", "VerificationFailed", "VerificationRequired"]
 
 
 class VerificationRequired(DomainError):
@@ -79,11 +78,6 @@ class VerificationRequired(DomainError):
 class VerificationFailed(DomainError):
     code = "verification_failed"
     status = 403
-
-
-class CodeTooSoon(DomainError):
-    code = "otp_too_soon"
-    status = 429
 
 
 @dataclass(frozen=True)
@@ -108,40 +102,44 @@ class CustomerDesk:
         self.catalog = services.catalog
         self.clock = services.clock
         self.db = db
-        self.tickets = tickets or Tickets(db, services.clock)
+        self.tickets = tickets or services.tickets   # the one ticket store every channel files in
+        self.codes = Codes(db, services.clock, services.outbox)
 
     def _utc(self) -> dt.datetime:
         return self.clock.now().astimezone(dt.timezone.utc)
 
     # ------------------------------------------------------------------ the 360° view
-    async def view(self, agent: str, msisdn: str, *, contact_id: str | None = None,
-                   conversation_id: str | None = None) -> dict[str, Any]:
-        """Everything an agent needs about the customer, personal data masked; the read is audited."""
-        number = normalize_msisdn(msisdn)
-        profile = await self.bss.profile(number, Actor(CHANNEL, agent))   # masked; audited as profile.view
+    async def view(self, scope: Scope) -> dict[str, Any]:
+        """Everything an agent needs about the customer, personal data masked; the read is audited.
+        ``scope`` is a contact of the agent's, or a supervisor's audited look-up (then nothing to act on)."""
+        number = scope.msisdn
+        profile = await self.bss.profile(number, Actor(CHANNEL, scope.agent))   # masked; audited as profile.view
         requests = await self.services.records.of(number, limit=5)
         tickets = await self.tickets.of(number, limit=5)
         contacts = await self.db.run(_contacts, number, write=False)
+        conversation_id = scope.conversation_id
         view = dict(profile)
         view.update({
-            "contact_id": contact_id,
+            "contact_id": scope.contact_id,
             "conversation_id": conversation_id,
+            "in_contact": scope.in_contact,
             "service_requests": [{"reference": r.reference, "kind": r.kind, "business": r.business,
                                   "business_zh": self._business_name(r.business, "zh"),
                                   "business_en": self._business_name(r.business, "en"),
                                   "status": r.status, "created_at": _iso(r.created_at)} for r in requests],
             "tickets": [t.as_dict() for t in tickets],
             **contacts,
-            "verification": await self.verification(agent, number),
+            "verification": await self.verification(scope),
             "conversation_verified": bool(conversation_id) and await self._conversation_ok(number, conversation_id),
             "unmask_reasons": [{"code": k, "zh": v[0], "en": v[1]} for k, v in UNMASK_REASONS.items()],
             "verify_methods": [{"code": k, "zh": v[0], "en": v[1]} for k, v in VERIFY_METHODS.items()],
         })
         return view
 
-    async def unmask(self, agent: str, msisdn: str, field: str, reason: str, note: str = "", *,
-                     contact_id: str | None = None) -> dict[str, Any]:
-        """One personal field in clear, for this request only; who, which field and why are audited."""
+    async def unmask(self, scope: Scope, field: str, reason: str, note: str = "") -> dict[str, Any]:
+        """One personal field in clear, for this request only, inside a contact; who, which field and why
+        are audited."""
+        _need_contact(scope)
         if field not in UNMASK_FIELDS:
             raise InvalidInput("只能查看姓名或证件号码。", "Only the name or the ID number can be unmasked.",
                                allowed=list(UNMASK_FIELDS))
@@ -153,22 +151,23 @@ class CustomerDesk:
         if reason == "other" and len(note) < NOTE_MIN:
             raise InvalidInput(f"选择“其他”时请说明原因（至少{NOTE_MIN}个字）。",
                                f"With 'other', explain the reason in at least {NOTE_MIN} characters.")
-        number = normalize_msisdn(msisdn)
+        number = scope.msisdn
         sub = await self.bss.get_subscriber(number)
         value = sub.name if field == "name" else sub.id_number
-        detail = {"field": field, "reason": reason, "note": note, "contact_id": contact_id}
-        await self.db.run(self._audit, agent, "profile.unmask", number, sub.id, detail)
+        detail = {"field": field, "reason": reason, "note": note, "contact_id": scope.contact_id}
+        await self.db.run(self._audit, scope.agent, "profile.unmask", number, sub.id, detail)
         masked = mask_name(value) if field == "name" else mask_id_number(value)
         return {"field": field, "value": value, "masked": masked}
 
     # ------------------------------------------------------------------ verification
-    async def verification(self, agent: str, msisdn: str) -> dict[str, Any]:
-        """Whether this agent has verified this number, how, and until when."""
-        v = await self._verified(agent, normalize_msisdn(msisdn))
+    async def verification(self, scope: Scope) -> dict[str, Any]:
+        """Whether this agent verified this number in this contact, how, and until when."""
+        v = await self._verified(scope) if scope.in_contact else None
         return v.as_dict() if v else dict(NOT_VERIFIED)
 
-    async def require_verified(self, agent: str, msisdn: str) -> Verification:
-        v = await self._verified(agent, normalize_msisdn(msisdn))
+    async def require_verified(self, scope: Scope) -> Verification:
+        _need_contact(scope)
+        v = await self._verified(scope)
         if v is None:
             raise VerificationRequired(
                 "该业务需先核实客户身份：请使用小贝的验证结果、客户的服务密码或短信验证码完成验证。",
@@ -176,102 +175,71 @@ class CustomerDesk:
                 "password or an SMS code.")
         return v
 
-    async def verify_conversation(self, agent: str, msisdn: str, conversation_id: str, *,
-                                  contact_id: str | None = None) -> dict[str, Any]:
-        """Take over 小贝's verification of the customer in this conversation."""
-        number = normalize_msisdn(msisdn)
-        ok = bool(conversation_id) and await self._conversation_ok(number, conversation_id)
-        v = await self.db.run(self._grant, agent, number, contact_id, "conversation", ok,
-                              {"conversation_id": conversation_id})
+    async def verify_conversation(self, scope: Scope, conversation_id: str | None = None) -> dict[str, Any]:
+        """Take over 小贝's verification of the customer in the contact's own conversation (a conversation
+        named by the request must be that one)."""
+        _need_contact(scope)
+        own = scope.conversation_id
+        ok = bool(own) and conversation_id in (None, "", own) and await self._conversation_ok(scope.msisdn, own or "")
+        v = await self._retrying(lambda conn: self._grant(conn, scope, "conversation", ok,
+                                                          {"conversation_id": own}))
         if v is None:
             raise VerificationFailed("该会话中小贝未验证过此号码（或验证已过期），请改用服务密码或短信验证码。",
                                      "Xiaobei did not verify this number in the conversation (or it expired); "
                                      "use the service password or an SMS code.")
         return v.as_dict()
 
-    async def verify_password(self, agent: str, msisdn: str, password: str, *,
-                              contact_id: str | None = None) -> dict[str, Any]:
+    async def verify_password(self, scope: Scope, password: str) -> dict[str, Any]:
         """Check the service password the customer gave; wrong ones count towards the BSS's daily lock."""
-        number = normalize_msisdn(msisdn)
+        _need_contact(scope)
         secret = (password or "").strip().lstrip("*")   # a legacy short password is given after a '*'
         if not secret:
             raise InvalidInput("请输入客户提供的服务密码。", "Enter the service password the customer gives.")
         try:
-            await self.bss.verify_password(number, secret, actor=Actor(CHANNEL, agent))
+            await self.bss.verify_password(scope.msisdn, secret, actor=Actor(CHANNEL, scope.agent))
         except (WrongPassword, PasswordLocked):
-            await self.db.run(self._grant, agent, number, contact_id, "password", False, {})
+            await self._retrying(lambda conn: self._grant(conn, scope, "password", False, {}))
             raise
-        v = await self.db.run(self._grant, agent, number, contact_id, "password", True, {})
+        v = await self._retrying(lambda conn: self._grant(conn, scope, "password", True, {}))
+        assert v is not None
         return v.as_dict()
 
-    async def send_code(self, agent: str, msisdn: str, *, contact_id: str | None = None) -> dict[str, Any]:
-        """Text a one-time code to the customer's phone (through the SMS outbox) for them to read back."""
-        number = normalize_msisdn(msisdn)
-        sub = await self.bss.get_subscriber(number)
-        ttl, sender = OTP_TTL, SMS_SENDER
-        code = f"{secrets.randbelow(10**6):06d}"
-        text = OTP_SMS[1 if (sub.language or "zh").startswith("en") else 0].format(
-            code=code, minutes=int(ttl.total_seconds() // 60))
+    async def send_code(self, scope: Scope) -> dict[str, Any]:
+        """Text a one-time code to the contact's number (identity's one policy: limits per number and
+        per agent, one live code); it verifies only in this contact."""
+        _need_contact(scope)
+        sub = await self.bss.get_subscriber(scope.msisdn)
+        lang = "en" if (sub.language or "zh").startswith("en") else "zh"
+        sent = await self.codes.send(scope.msisdn, CODE_PURPOSE, client=f"desk:{scope.agent}", lang=lang)
         now = self._utc()
 
-        def job(conn: Connection) -> dt.timedelta | None:
-            row = _row(conn, agent, number, lock=self.db.for_update)
-            if row is not None and row.otp_sent_at is not None and now - _aware(row.otp_sent_at) < OTP_RESEND_AFTER:
-                return OTP_RESEND_AFTER - (now - _aware(row.otp_sent_at))
-            _upsert(conn, agent, number, {"contact_id": contact_id, "otp_digest": _digest(code), "otp_until": now + ttl,
-                                          "otp_tries": 0, "otp_sent_at": now, "updated_at": now})
-            self.services.outbox.enqueue(conn, number, text, sender=sender, purpose="otp", secret=True)
-            self._audit(conn, agent, "desk.otp_send", number, sub.id, {"contact_id": contact_id})
-            return None
+        def job(conn: Connection) -> None:
+            _upsert(conn, scope, {"otp_sent_at": now, "otp_until": now + dt.timedelta(seconds=sent.expires_in_s),
+                                  "updated_at": now})
+            self._audit(conn, scope.agent, "desk.otp_send", scope.msisdn, sub.id,
+                        {"contact_id": scope.contact_id, "reused": sent.reused or None})
+        await self._retrying(job)
+        return {"sent_to": sent.masked, "expires_in_s": sent.expires_in_s, "reused": sent.reused}
 
-        wait = await self._retrying(job)
-        if wait is not None:
-            seconds = max(1, int(wait.total_seconds()))
-            raise CodeTooSoon(f"验证码刚刚发送过，请{seconds}秒后再重新发送。",
-                              f"A code was just sent; send another in {seconds} seconds.", retry_after_s=seconds)
-        return {"sent_to": mask_msisdn(number), "expires_in_s": int(ttl.total_seconds())}
+    async def verify_code(self, scope: Scope, code: str) -> dict[str, Any]:
+        """Check the code the customer reads back: only a code sent in this contact verifies it; wrong
+        ones spend the number's daily guess budget."""
+        _need_contact(scope)
 
-    async def verify_code(self, agent: str, msisdn: str, code: str, *,
-                          contact_id: str | None = None) -> dict[str, Any]:
-        """Check the code the customer reads back; a few wrong tries void it."""
-        number = normalize_msisdn(msisdn)
-        code = re.sub(r"\s", "", code or "")
-        tries_allowed = OTP_TRIES
-        now = self._utc()
-
-        def job(conn: Connection) -> tuple[str, int] | Verification:
-            row = _row(conn, agent, number, lock=self.db.for_update)
-            if row is None or not row.otp_digest:
-                return ("none", 0)
-            cleared = {"otp_digest": None, "otp_until": None, "otp_tries": 0, "updated_at": now}
-            if _aware(row.otp_until) <= now:
-                _upsert(conn, agent, number, cleared)
-                self._audit(conn, agent, "desk.verify", number, None,
-                            {"method": "otp", "ok": False, "why": "expired", "contact_id": contact_id})
-                return ("expired", 0)
-            if not _digest_matches(row.otp_digest, code):
-                tries = row.otp_tries + 1
-                more = {"otp_tries": tries, "updated_at": now}
-                _upsert(conn, agent, number, cleared if tries >= tries_allowed else more)
-                self._audit(conn, agent, "desk.verify", number, None,
-                            {"method": "otp", "ok": False, "tries": tries, "contact_id": contact_id})
-                return ("wrong", tries_allowed - tries)
-            _upsert(conn, agent, number, cleared)
-            return self._grant(conn, agent, number, contact_id, "otp", True, {})
-
-        out = await self._retrying(job)
-        if isinstance(out, Verification):
-            return out.as_dict()
-        why, left = out
-        if why == "none":
-            raise VerificationFailed("请先向客户发送短信验证码。", "Send the customer an SMS code first.")
-        if why == "expired":
-            raise VerificationFailed("验证码已过期，请重新发送。", "The code expired; send a new one.")
-        if left <= 0:
-            raise VerificationFailed("验证码错误次数过多，本次验证码已失效，请重新发送。",
-                                     "Too many wrong codes: this one is void; send a new one.")
-        raise VerificationFailed(f"验证码不正确，还可以再试{left}次。", f"Wrong code; {left} more tries.",
-                                 tries_left=left)
+        def sent_here(conn: Connection) -> bool:     # expiry is identity's to tell
+            row = _row(conn, scope)
+            return row is not None and row.otp_until is not None
+        if not await self.db.run(sent_here, write=False):
+            raise VerificationFailed("请先在本会话中向客户发送短信验证码。",
+                                     "Send the customer an SMS code in this contact first.")
+        try:
+            await self.codes.check(scope.msisdn, CODE_PURPOSE, code, client=f"desk:{scope.agent}")
+        except CodeError as err:
+            await self._retrying(lambda conn: self._grant(conn, scope, "otp", False, {"why": err.code}))
+            raise
+        v = await self._retrying(lambda conn: self._grant(conn, scope, "otp", True, {}))
+        assert v is not None
+        return v.as_dict()
 
     async def _conversation_ok(self, number: str, conversation_id: str) -> bool:
         """Did 小贝 verify this number in this conversation (a code, or a message from the phone), still fresh?"""
@@ -284,42 +252,44 @@ class CustomerDesk:
         until = conv.state.get("auth_until")
         return bool(conv.state.get("verified")) or bool(until and dt.datetime.fromisoformat(until) > now)
 
-    async def _verified(self, agent: str, number: str) -> Verification | None:
+    async def _verified(self, scope: Scope) -> Verification | None:
         now = self._utc()
 
         def job(conn: Connection) -> Verification | None:
-            row = _row(conn, agent, number)
+            row = _row(conn, scope)
             if row is None or row.verified_until is None or _aware(row.verified_until) <= now:
                 return None
             return Verification(row.method, _aware(row.verified_until).astimezone(self.clock.tz))
         return await self.db.run(job, write=False)
 
-    def _grant(self, conn: Connection, agent: str, number: str, contact_id: str | None, method: str, ok: bool,
+    def _grant(self, conn: Connection, scope: Scope, method: str, ok: bool,
                extra: dict[str, Any]) -> Verification | None:
-        """Record a verification attempt (audited); when it succeeded, the verification it grants."""
+        """Record a verification attempt (audited); when it succeeded, the verification it grants, for
+        this contact, this agent and this number only."""
         now = self._utc()
-        self._audit(conn, agent, "desk.verify", number, None,
-                    {"method": method, "ok": ok, "contact_id": contact_id, **extra})
+        self._audit(conn, scope.agent, "desk.verify", scope.msisdn, None,
+                    {"method": method, "ok": ok, "contact_id": scope.contact_id, **extra})
         if not ok:
             return None
         until = now + VERIFIED_TTL
-        _upsert(conn, agent, number, {"contact_id": contact_id, "method": method, "verified_until": until,
-                                      "updated_at": now})
+        values: dict[str, Any] = {"method": method, "verified_until": until, "updated_at": now}
+        if method == "otp":
+            values["otp_until"] = None    # a code verifies once
+        _upsert(conn, scope, values)
         return Verification(method, until.astimezone(self.clock.tz))   # shown in the operator's time
 
-    async def _retrying(self, job):
+    async def _retrying(self, job: Callable[[Connection], T]) -> T:
         for _ in range(2):
             try:
                 return await self.db.run(job)
             except IntegrityError:
-                continue   # a racing first write for this (agent, number): it exists now
+                continue   # a racing first write for this contact: the row exists now
         return await self.db.run(job)
 
     def _audit(self, conn: Connection, agent: str, action: str, number: str, subscriber_id: int | None,
                detail: dict[str, Any]) -> None:
-        conn.execute(insert(audit_log).values(
-            at=self.clock.now(), channel=CHANNEL, actor=agent[:64], action=action, subscriber_id=subscriber_id,
-            msisdn=number, detail=json.dumps({k: v for k, v in detail.items() if v is not None}, ensure_ascii=False)))
+        audit.record(conn, at=self.clock.now(), channel=CHANNEL, actor=agent, action=action,
+                     subscriber_id=subscriber_id, msisdn=number, detail=detail)
 
     # ------------------------------------------------------------------ businesses
     def businesses(self, query: str = "", category: str | None = None) -> list[dict[str, Any]]:
@@ -339,16 +309,17 @@ class CustomerDesk:
                                "businesses": items})
         return groups
 
-    async def describe(self, agent: str, msisdn: str, code: str) -> dict[str, Any]:
+    async def describe(self, scope: Scope, code: str) -> dict[str, Any]:
         """What the panel needs to run a business: its form (slots, choices with prices) or, for a
         consultation, the knowledge article to read out."""
+        _need_contact(scope)
         b = self._business(code)
-        number = normalize_msisdn(msisdn)
+        number = scope.msisdn
         out = {**_summary(b), "description_zh": b.description_zh,
-               "verification": await self.verification(agent, number) if b.auth is not Auth.NONE else None,
+               "verification": await self.verification(scope) if b.auth is not Auth.NONE else None,
                "slots": [], "article_zh": None, "article_en": None}
         if b.handler == "info":
-            out["article_zh"], out["article_en"] = await self._article(b, number, agent)
+            out["article_zh"], out["article_en"] = await self._article(b, scope)
             return out
         held = None
         if b.handler == "product.cancel":   # only what the customer has and may cancel
@@ -357,24 +328,25 @@ class CustomerDesk:
         out["slots"] = [self._slot_form(b, s, held) for s in b.slots]
         return out
 
-    async def preview(self, agent: str, msisdn: str, code: str, raw: dict[str, Any],
+    async def preview(self, scope: Scope, code: str, raw: dict[str, Any],
                       lang: str = "zh") -> dict[str, Any]:
         """What the agent confirms with the customer before running: product, price, when it takes effect."""
-        b, number, params = await self._prepare(agent, msisdn, code, raw)
+        b, number, params = await self._prepare(scope, code, raw)
         zh = self.services.preview(b, params, "zh")
         en = self.services.preview(b, params, "en")
         return {"business": b.code, "params": _shown(b, params),
                 "confirm_zh": _confirm_text(zh, "zh"), "confirm_en": _confirm_text(en, "en"),
                 "price_zh": zh["price"], "price_en": en["price"], "what_zh": zh["what"], "what_en": en["what"]}
 
-    async def run(self, agent: str, msisdn: str, code: str, raw: dict[str, Any], key: str,
+    async def run(self, scope: Scope, code: str, raw: dict[str, Any], key: str,
                   lang: str = "zh") -> dict[str, Any]:
         """Run the business for the customer through the service layer; the same key never runs twice."""
         if not _KEY.match(key or ""):
             raise InvalidInput("缺少有效的请求编号（1至64位字母、数字、:_-）。",
                                "A request key of 1 to 64 letters, digits, ':', '_' or '-' is required.")
         lang = "en" if (lang or "").startswith("en") else "zh"
-        b, number, params = await self._prepare(agent, msisdn, code, raw)
+        b, number, params = await self._prepare(scope, code, raw)
+        agent = scope.agent
         req = Request(b, number, params, Actor(CHANNEL, agent), f"{CHANNEL}:{agent}:{key}", lang)
         outcome = await self.services.execute(req)
         texts = self.services.render(b, outcome, CATALOG_CHANNEL, lang)
@@ -386,12 +358,13 @@ class CustomerDesk:
                 "changed": outcome.changed, "order_id": outcome.data.get("order_id"),
                 "reference": outcome.data.get("reference"), "secret_sent": secret_sent}
 
-    async def _prepare(self, agent: str, msisdn: str, code: str,
+    async def _prepare(self, scope: Scope, code: str,
                        raw: dict[str, Any]) -> tuple[Business, str, dict[str, Any]]:
+        _need_contact(scope)
         b = self._business(code)
-        number = normalize_msisdn(msisdn)
+        number = scope.msisdn
         if b.auth is not Auth.NONE:   # refused before anything about the request is looked at
-            await self.require_verified(agent, number)
+            await self.require_verified(scope)
         params = self.services.bind(b, {k: v for k, v in (raw or {}).items() if v not in (None, "")})
         return b, number, params
 
@@ -411,10 +384,10 @@ class CustomerDesk:
             return code
         return b.name_en if lang == "en" else b.name_zh
 
-    async def _article(self, b: Business, number: str, agent: str) -> tuple[str, str]:
+    async def _article(self, b: Business, scope: Scope) -> tuple[str, str]:
         texts = []
         for lang in ("zh", "en"):
-            req = Request(b, number, {}, Actor(CHANNEL, agent), f"{CHANNEL}:read:{b.code}", lang)
+            req = Request(b, scope.msisdn, {}, Actor(CHANNEL, scope.agent), f"{CHANNEL}:read:{b.code}", lang)
             outcome = await self.services.execute(req)   # a consultation reads nothing and changes nothing
             texts.append("\n".join(self.services.render(b, outcome, CATALOG_CHANNEL, lang)))
         return texts[0], texts[1]
@@ -451,14 +424,16 @@ class CustomerDesk:
         self.services.outbox.enqueue(conn, number, text, sender=SMS_SENDER, purpose="notice", secret=True)
 
     # ------------------------------------------------------------------ tickets
-    async def create_ticket(self, agent: str, *, category: str, summary: str, msisdn: str | None = None,
-                            detail: str = "", priority: str = "normal", contact_id: str | None = None,
-                            conversation_id: str | None = None, key: str | None = None) -> Ticket:
+    async def create_ticket(self, scope: Scope, *, category: str, summary: str, detail: str = "",
+                            priority: str = "normal", key: str | None = None) -> Ticket:
+        """A ticket for the contact's customer (number, contact and conversation from the contact)."""
+        _need_contact(scope)
         if key is not None and not _KEY.match(key):
             raise InvalidInput("请求编号须为1至64位字母、数字或 :_-。", "The request key is 1 to 64 letters, digits, ':_-'.")
-        return await self.tickets.create(category=category, summary=summary, created_by=agent, msisdn=msisdn,
-                                         detail=detail, priority=priority, contact_id=contact_id,
-                                         conversation_id=conversation_id,
+        agent = scope.agent
+        return await self.tickets.create(category=category, summary=summary, created_by=agent, msisdn=scope.msisdn,
+                                         detail=detail, priority=priority, contact_id=scope.contact_id,
+                                         conversation_id=scope.conversation_id,
                                          key=f"{CHANNEL}:{agent}:{key}" if key else None)
 
     @staticmethod
@@ -489,26 +464,25 @@ def _contacts(conn: Connection, number: str) -> dict[str, Any]:
     }
 
 
-def _row(conn: Connection, agent: str, number: str, lock: bool = False) -> Any:
-    q = select(desk_verifications).where(desk_verifications.c.agent == agent, desk_verifications.c.msisdn == number)
-    return conn.execute(q.with_for_update() if lock else q).first()
+def _need_contact(scope: Scope) -> None:
+    """Acting for a customer needs a contact (a supervisor's look-up only views)."""
+    if not scope.in_contact:
+        raise OutOfScope("只能在您正在服务的会话中为客户办理。", "Act for a customer only inside a contact you are serving.")
 
 
-def _upsert(conn: Connection, agent: str, number: str, values: dict[str, Any]) -> None:
-    t = desk_verifications
-    done = conn.execute(update(t).where(t.c.agent == agent, t.c.msisdn == number).values(**values)).rowcount
+def _row(conn: Connection, scope: Scope) -> Any:
+    t = desk_contact_checks
+    return conn.execute(select(t).where(t.c.contact_id == scope.contact_id, t.c.agent == scope.agent,
+                                        t.c.msisdn == scope.msisdn)).first()
+
+
+def _upsert(conn: Connection, scope: Scope, values: dict[str, Any]) -> None:
+    t = desk_contact_checks
+    done = conn.execute(update(t).where(t.c.contact_id == scope.contact_id, t.c.agent == scope.agent,
+                                        t.c.msisdn == scope.msisdn).values(**values)).rowcount
     if not done:
-        conn.execute(insert(t).values(agent=agent, msisdn=number, **{"otp_tries": 0, **values}))
-
-
-def _digest(code: str) -> str:
-    salt = secrets.token_hex(8)
-    return f"{salt}${hashlib.sha256(f'{salt}:{code}'.encode()).hexdigest()}"
-
-
-def _digest_matches(stored: str, code: str) -> bool:
-    salt, _, digest = stored.partition("$")
-    return secrets.compare_digest(digest, hashlib.sha256(f"{salt}:{code}".encode()).hexdigest())
+        conn.execute(insert(t).values(contact_id=scope.contact_id, agent=scope.agent, msisdn=scope.msisdn,
+                                      **{"otp_tries": 0, **values}))
 
 
 def _summary(b: Business) -> dict[str, Any]:

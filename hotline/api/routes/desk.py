@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketD
 from pydantic import BaseModel, Field
 
 from hotline.api.deps import HotlineDep
+from hotline.api.limits import receive_text
 from hotline.desk.accounts import Session
-from hotline.desk.auth import COOKIE, AdminDep, AgentDep, accounts_of, websocket_agent
+from hotline.desk.auth import COOKIE, AdminDep, AgentDep, accounts_of, session_token, websocket_agent
 from hotline.desk.desk import Desk, desk_of
 
 router = APIRouter(prefix="/desk", tags=["desk"])
@@ -82,7 +83,8 @@ def _set_cookie(response: Response, request: Request, session: Session) -> None:
 
 @router.post("/login", summary="Sign in: sets the session cookie; the agent becomes known to routing (offline)")
 async def login(body: LoginIn, request: Request, response: Response, hl: HotlineDep) -> dict[str, Any]:
-    session = await accounts_of(hl).login(body.login, body.password)
+    address = request.client.host if request.client else None
+    session = await accounts_of(hl).login(body.login, body.password, address=address)
     desk = desk_of(hl)
     desk.sign_in(session.agent, refresh=True)
     _set_cookie(response, request, session)
@@ -185,7 +187,8 @@ async def create_account(body: AccountIn, admin: AdminDep, hl: HotlineDep) -> di
     return agent.as_dict()
 
 
-@router.patch("/accounts/{login}", summary="Disable or enable an account, or set its password (admin)")
+@router.patch("/accounts/{login}", summary="Disable or enable an account, or set its password (admin); either "
+              "ends the account's sessions and live sockets")
 async def patch_account(login: str, body: AccountPatch, admin: AdminDep, hl: HotlineDep) -> dict[str, Any]:
     accounts = accounts_of(hl)
     if body.password is not None:
@@ -204,16 +207,22 @@ async def patch_account(login: str, body: AccountPatch, admin: AdminDep, hl: Hot
 # ------------------------------------------------------------------------------------------ the live socket
 
 PUSH_EVERY = 1.0   # seconds: the view is recomputed at least this often (other processes change it too)
+SESSION_CHECK_EVERY = 5.0   # seconds: how soon a revoked session (password change, disable) closes the socket
+REVOKED = 4401      # the close code for a socket without a live session; the page then signs out
 
 
 @router.websocket("/ws")
 async def desk_socket(ws: WebSocket) -> None:
     """Pushes ``{"type": "view", ...}`` whenever the agent's view changes and ``{"type": "message", ...}`` for
-    every live-chat event of the agent's contacts. Authenticated by the session cookie (or bearer header)."""
+    every live-chat event of the agent's contacts. Authenticated by the session cookie (or bearer header); the
+    session is checked again every ``SESSION_CHECK_EVERY`` seconds and on every message, and the socket closes
+    with 4401 once it is revoked (password changed, account disabled, signed out) or expired."""
     agent = await websocket_agent(ws)
     if agent is None:
-        await ws.close(code=4401)
+        await ws.close(code=REVOKED, reason="no live desk session")
         return
+    token = session_token(ws)
+    accounts = accounts_of(ws.app.state.hotline)
     desk = desk_of(ws.app.state.hotline)
     await ws.accept()
     desk.sign_in(agent)
@@ -256,15 +265,30 @@ async def desk_socket(ws: WebSocket) -> None:
                             "kind": event.kind, "role": event.role, "text": event.text, "name": event.name,
                             "seq": event.seq, "at": event.at})
 
+    async def live_session() -> bool:
+        current = await accounts.resolve(token)
+        return current is not None and current.login == agent.login
+
     async def receive() -> None:
         while True:
-            msg = await ws.receive_text()      # the page sends pings; nothing else is expected
+            msg = await receive_text(ws, plain=frozenset({"ping"}), lock=lock)   # else JSON, or closed 1003
+            if not await live_session():
+                return
             if msg == "ping":
                 await send({"type": "pong"})
 
-    tasks = [asyncio.create_task(t()) for t in (views, relay, receive)]
+    async def guard() -> None:
+        while await live_session():
+            await asyncio.sleep(SESSION_CHECK_EVERY)   # a period, not a wait for something to happen
+
+    tasks = [asyncio.create_task(t()) for t in (views, relay, receive, guard)]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        ended = [t for t in done if t in tasks[2:] and not t.cancelled() and t.exception() is None]
+        if ended:     # receive or guard found the session gone: say so, then close
+            async with lock:
+                with contextlib.suppress(Exception):
+                    await ws.close(code=REVOKED, reason="desk session revoked or expired")
     except WebSocketDisconnect:
         pass
     finally:

@@ -121,6 +121,11 @@
   }
 
   function customerPath(rest) { return "/customers/" + encodeURIComponent(state.msisdn) + (rest || ""); }
+  // Every action on the customer names the contact being served: the server acts only inside it.
+  function inContact(path) {
+    if (!state.contactId) return path;
+    return path + (path.indexOf("?") < 0 ? "?" : "&") + "contact_id=" + encodeURIComponent(state.contactId);
+  }
   function live(gen) { return state && state.gen === gen; }
 
   function setText(id, text, isError) {
@@ -452,7 +457,7 @@
   function openBusiness(code, form) {
     var gen = state.gen;
     form.textContent = "";
-    call("GET", customerPath("/businesses/" + encodeURIComponent(code))).then(function (b) {
+    call("GET", inContact(customerPath("/businesses/" + encodeURIComponent(code)))).then(function (b) {
       if (!live(gen)) return;
       renderForm(b, form);
     }).catch(function (e) {
@@ -509,7 +514,7 @@
       result.textContent = "";
       run.disabled = true;
       call("POST", customerPath("/businesses/" + encodeURIComponent(b.code) + "/preview"),
-           {params: params(), key: key, lang: en() ? "en" : "zh"}).then(function (p) {
+           {params: params(), key: key, lang: en() ? "en" : "zh", contact_id: state.contactId}).then(function (p) {
         if (!live(gen)) return;
         run.disabled = false;
         confirmBox.textContent = "";
@@ -520,7 +525,7 @@
         confirm.addEventListener("click", function () {
           confirm.disabled = true;
           call("POST", customerPath("/businesses/" + encodeURIComponent(b.code) + "/run"),
-               {params: params(), key: key, lang: en() ? "en" : "zh"}).then(function (r) {
+               {params: params(), key: key, lang: en() ? "en" : "zh", contact_id: state.contactId}).then(function (r) {
             if (!live(gen)) return;
             confirmBox.hidden = true;
             showResult(result, r.texts, false);
@@ -601,7 +606,7 @@
         summary.value = "";
         detail.value = "";
         key = newKey();
-        return call("GET", customerPath("/tickets")).then(function (ts) {
+        return call("GET", inContact(customerPath("/tickets"))).then(function (ts) {
           if (!live(gen)) return;
           listBox.textContent = "";
           listBox.appendChild(ticketList(ts.slice(0, 5)));
