@@ -11,12 +11,11 @@ import uuid
 
 import pytest
 
+from conftest import need
 from hotline.routing.config import load_routing_config
 from hotline.routing.engine import Router
-from hotline.routing.model import (AgentProfile, AgentState, Channel, ContactStatus, NewContact, Presence,
-                                   RoutingError)
+from hotline.routing.model import AgentProfile, AgentState, Channel, ContactStatus, NewContact, Presence, RoutingError
 from hotline.store.state.memory import MemoryState
-from tests.conftest import need
 
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 T0 = 1_800_000_000.0

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need
-from tests.integration.test_routing import REDIS_URL, drop_prefix, redis_client
+from conftest import need
+from test_routing import REDIS_URL, drop_prefix, redis_client
 
 PROCESSES = 4
 AGENTS = 100
