@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 import hotline
-from hotline.api import errors, security
+from hotline.api import errors, limits, security
 from hotline.api.deps import HotlineDep, check_token
 from hotline.api.routes import assistant, catalog, desk, desk_customer, products, sms, subscribers, wallboard
 from hotline.api.routes import desk_adjustments, payments
@@ -55,6 +55,7 @@ def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> F
                               "(subscribers, products, balances, usage, bills, orders). Money is in fen.")
     errors.install(app)
     security.install(app)   # security headers; foreign origins refused on cookie-authenticated calls
+    limits.install(app)     # request bodies and WebSocket frames bounded (413, close 1009)
     if hl is not None:
         app.state.hotline = hl
 

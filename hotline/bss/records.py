@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
-from hotline.domain.errors import SubscriberNotFound
+from hotline.domain.errors import Conflict, SubscriberNotFound
 from hotline.domain.subscriber import Brand, PaymentType, StarLevel, Status, Subscriber
 from hotline.store.sql.tables import audit_log, ledger, orders, subscribers, subscriptions
 
@@ -184,6 +186,35 @@ def load_for_order(conn: Connection, msisdn: str, key: str, *,
 
 def find_order(conn: Connection, key: str) -> Any:
     return conn.execute(select(orders).where(orders.c.idempotency_key == key)).first()
+
+
+class IdempotencyConflict(Conflict):
+    """An idempotency key reused for a different request: nothing runs and nothing is replayed."""
+
+    code = "idempotency_conflict"
+
+
+def key_reused() -> IdempotencyConflict:
+    return IdempotencyConflict("该请求编号已用于另一笔不同的请求，本次未作任何处理；请使用新的请求编号重新发起。",
+                               "This idempotency key was already used for a different request; nothing was "
+                               "done. Please send the new request with a new key.", replayed=True)
+
+
+def request_hash(kind: str, msisdn: str, params: dict[str, Any]) -> str:
+    """What a request asks for (the operation, the number, the parameters), stored beside its idempotency key
+    so that a retry is recognised as the same request and anything else under that key is refused."""
+    blob = json.dumps([kind, msisdn, params], sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same_request(row: Any, digest: str, kind: str, params: dict[str, Any]) -> bool:
+    """Whether the order ``row`` was made by the request ``digest`` describes (older rows have no hash:
+    their kind and parameters are compared; the caller compares the subscriber)."""
+    stored = row._mapping.get("request_hash")
+    if stored:
+        return hmac.compare_digest(stored, digest)
+    return bool(row.kind == kind and row.params == json.loads(json.dumps(params, default=str)))
 
 
 def charges_in_cycle(conn: Connection, subscriber_id: int, cycle: int) -> int:

@@ -22,8 +22,8 @@ from hotline.bss.money import MoneyIn
 from hotline.bss.port import SYSTEM, Actor, OrderResult
 from hotline.bss.records import Effects, Holding
 from hotline.domain import password as pw
-from hotline.domain.billing import (BUCKETS, MAX_RECHARGE_FEN, TARIFF, Clock, cycle_label_zh,
-                                    next_cycle)
+from hotline.domain.billing import (BUCKETS, MAX_POINTS_REDEEMED, MAX_RECHARGE_FEN, TARIFF, Clock,
+                                    check_usage_quantity, cycle_label_zh, next_cycle)
 from hotline.domain.errors import (Conflict, DomainError, IdentityMismatch, IllegalTransition, InvalidInput,
                                    NotEligible, PasswordLocked, WrongPassword)
 from hotline.domain.geo import province_by_code
@@ -67,32 +67,34 @@ class ReferenceBSS(MoneyIn):
         if not key or len(key) > 128:
             raise InvalidInput("缺少有效的幂等键（1至128个字符）。",
                                "An idempotency key of 1 to 128 characters is required.")
+        digest = rec.request_hash(kind, msisdn, params)
         for _ in range(3):
             try:
                 return await self.db.run(self._order_job, msisdn, kind, key, actor, params, decide,
-                                         product_code)
+                                         product_code, digest)
             except IntegrityError:
                 # A concurrent request with the same key committed first: answer with its outcome.
                 existing = await self.db.run(rec.find_order, key, write=False)
                 if existing is not None:
+                    if not rec.same_request(existing, digest, kind, params):
+                        raise rec.key_reused() from None
                     return _replay(existing)
                 raise
             except DomainError as err:
                 if err.detail.get("replayed") or await self.db.run(self._record_failure, msisdn, kind, key, actor, params, err,
-                                     product_code):
+                                     product_code, digest):
                     raise
                 # the key was taken meanwhile: loop to replay it
         raise RuntimeError("order could not be settled")  # pragma: no cover
 
     def _order_job(self, conn: Connection, msisdn: str, kind: str, key: str, actor: Actor,
-                   params: dict[str, Any], decide: Decide, product_code: str | None) -> OrderResult:
+                   params: dict[str, Any], decide: Decide, product_code: str | None,
+                   digest: str) -> OrderResult:
         sub, holdings, existing_id = rec.load_for_order(conn, msisdn, key, lock=self.db.for_update)
         if existing_id is not None:
             existing = rec.find_order(conn, key)
-            if existing.subscriber_id != sub.id or existing.kind != kind:
-                raise Conflict("该请求编号已用于另一笔业务，请重新发起。",
-                               "This idempotency key was used for another request; start a new one.",
-                               replayed=True)
+            if existing.subscriber_id != sub.id or not rec.same_request(existing, digest, kind, params):
+                raise rec.key_reused()
             return _replay(existing)
         fx = Effects(now=self.clock.now(), cycle=sub.cycle)
         result = decide(conn, sub, holdings, fx)
@@ -100,13 +102,14 @@ class ReferenceBSS(MoneyIn):
         order_id = conn.execute(rec.INSERT_ORDER, dict(
             idempotency_key=key, subscriber_id=sub.id, kind=kind, product_code=product_code,
             amount_fen=amount, channel=actor.channel, actor=actor.id, status="completed", params=params,
-            result=result, created_at=fx.now, completed_at=fx.now)).inserted_primary_key[0]
+            result=result, created_at=fx.now, completed_at=fx.now, request_hash=digest)).inserted_primary_key[0]
         fx.audit.insert(0, (f"order.{kind}", {**params, "amount_fen": amount}))
         rec.apply_effects(conn, sub, fx, order_id, actor.id, actor.channel)
         return OrderResult(order_id, kind, "completed", amount, result)
 
     def _record_failure(self, conn: Connection, msisdn: str, kind: str, key: str, actor: Actor,
-                        params: dict[str, Any], err: DomainError, product_code: str | None) -> bool:
+                        params: dict[str, Any], err: DomainError, product_code: str | None,
+                        digest: str) -> bool:
         """Keep a refused order so that its retry gets the same answer. False if the key is taken."""
         if rec.find_order(conn, key) is not None:
             return False
@@ -119,7 +122,7 @@ class ReferenceBSS(MoneyIn):
             idempotency_key=key, subscriber_id=sub_id, kind=kind, product_code=product_code,
             amount_fen=0, channel=actor.channel, actor=actor.id, status="failed", params=params,
             result={"error": err.as_dict(), "error_type": type(err).__name__}, created_at=now,
-            completed_at=now))
+            completed_at=now, request_hash=digest))
         rec.write_audit(conn, now, actor.channel, actor.id, f"order.{kind}.refused", msisdn, sub_id,
                         {"code": err.code, **params})
         return True
@@ -257,6 +260,9 @@ class ReferenceBSS(MoneyIn):
         if not isinstance(cost, int) or cost <= 0 or (product is None and cost % 100):
             raise InvalidInput("兑换话费的积分须为100的正整数倍。",
                                "Points redeemed for balance must be a positive multiple of 100.")
+        if cost > MAX_POINTS_REDEEMED:
+            raise InvalidInput(f"单次兑换不能超过{MAX_POINTS_REDEEMED}积分。",
+                               f"One redemption cannot exceed {MAX_POINTS_REDEEMED} points.")
 
         def decide(conn: Connection, sub: Subscriber, holdings: list[Holding], fx: Effects) -> dict[str, Any]:
             require_active(sub)
@@ -359,10 +365,7 @@ class ReferenceBSS(MoneyIn):
     async def record_usage(self, msisdn: str, kind: str, quantity: int, *, at: dt.datetime | None = None,
                            other_party: str = "", direction: str = "out", location: str = "") -> dict[str, Any]:
         """Rate one call (seconds), message (count) or data session (KB) and charge any overage."""
-        if kind not in ("call", "sms", "data"):
-            raise InvalidInput("用量类型须为 call、sms 或 data。", "Usage kind must be call, sms or data.")
-        if not isinstance(quantity, int) or quantity <= 0:
-            raise InvalidInput("用量须为正整数。", "Usage quantity must be a positive integer.")
+        check_usage_quantity(kind, quantity)   # bounded per record: no overflow, no absurd charge
         msisdn = normalize_msisdn(msisdn)
         return await self.db.run(self._usage_job, msisdn, kind, quantity, at or self.clock.now(),
                                  other_party, direction, location)

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from hotline.domain.errors import InvalidInput
+
 
 def cycle_of(day: dt.date) -> int:
     """The cycle a day belongs to, as YYYYMM (202611)."""
@@ -74,6 +76,28 @@ class Tariff:
 TARIFF = Tariff()
 
 MAX_RECHARGE_FEN = 500_000   # ¥5,000 per recharge
+
+# The most one usage record may carry. The network cuts longer calls and sessions into several records
+# (a partial CDR at least daily), so anything beyond is a fault or an attack: refused, never rated.
+MAX_USAGE_PER_RECORD = {
+    "call": 24 * 3600,           # seconds: one day on the phone
+    "sms": 100,                  # messages: one group send
+    "data": 100 * 1024 * 1024,   # KB: 100 GB in one session
+}
+MAX_POINTS_REDEEMED = 10_000_000   # points in one redemption (¥100,000): beyond any real balance of points
+MAX_SLOT_INT = 10_000_000          # a count typed by a customer (points, months, …)
+MAX_TEXT_CHARS = 500               # a free-text slot (a complaint, an address)
+
+
+def check_usage_quantity(kind: str, quantity: int) -> None:
+    """Refuse a usage quantity one record cannot hold (``InvalidInput``); the kind must be known."""
+    limit = MAX_USAGE_PER_RECORD.get(kind)
+    if limit is None:
+        raise InvalidInput("用量类型须为 call、sms 或 data。", "Usage kind must be call, sms or data.")
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 < quantity <= limit:
+        unit_zh, unit_en = {"call": ("秒", "seconds"), "sms": ("条", "messages"), "data": ("KB", "KB")}[kind]
+        raise InvalidInput(f"单条用量须为1至{limit}{unit_zh}的整数。",
+                           f"One usage record holds 1 to {limit} {unit_en}.", kind=kind, max=limit)
 SUSPENSION_FEE_FEN = 500     # 停机保号 keeps the number for ¥5 a month instead of the plan fee
 
 # Bill line categories, by ledger kind.

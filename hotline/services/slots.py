@@ -9,17 +9,22 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from hotline.catalog.schema import Slot, SlotType
-from hotline.domain.billing import Clock, cycle_of, prev_cycle
+from hotline.domain.billing import MAX_RECHARGE_FEN, MAX_SLOT_INT, MAX_TEXT_CHARS, Clock, cycle_of, prev_cycle
 from hotline.domain.errors import InvalidInput, UnknownProduct
 from hotline.domain.geo import find_city
 from hotline.domain.identity import is_valid_id_number
 from hotline.domain.msisdn import normalize_msisdn
 from hotline.domain.products import Product, ProductCatalog
 
-_MONEY = re.compile(r"^(\d{1,7})(?:\.(\d{1,2}))?(?:元|块|块钱|RMB|CNY)?$", re.I)
-_PHONE = re.compile(r"^\+?\d{3,20}$")
-_MONTH_FULL = re.compile(r"^(\d{4})(?:年|-|/|\.)?(\d{1,2})月?$")
-_MONTH_ONLY = re.compile(r"^(\d{1,2})月?(?:份)?$")
+# Whole-text patterns (always used with fullmatch) over ASCII digits only: NFKC turns full-width digits
+# into ASCII, and other scripts' digits (٣, ३) are not amounts, numbers or months.
+_MONEY = re.compile(r"([0-9]{1,7})(?:\.([0-9]{1,2}))?(?:元|块|块钱|RMB|CNY)?", re.I)
+_PHONE = re.compile(r"\+?[0-9]{3,20}")
+_INT = re.compile(r"[0-9]{1,12}")
+_PASSWORD = re.compile(r"[0-9]{4,8}")
+_MONTH_FULL = re.compile(r"([0-9]{4})(?:年|-|/|\.)?([0-9]{1,2})月?")
+_MONTH_ONLY = re.compile(r"([0-9]{1,2})月?(?:份)?")
+MAX_RAW_CHARS = 2000   # what is read of a value at all: beyond, it is refused before any parsing
 
 
 def clean(raw: Any) -> str:
@@ -45,29 +50,38 @@ def find_product(raw: str, products: ProductCatalog, kinds: tuple[str, ...] = ()
 
 def parse(slot: Slot, raw: Any, products: ProductCatalog, clock: Clock) -> Any:
     """``raw`` as the slot's type, or ``InvalidInput`` saying what was expected."""
+    if isinstance(raw, str) and len(raw) > MAX_RAW_CHARS:
+        raise InvalidInput(f"内容过长，请不要超过{MAX_TEXT_CHARS}个字。",
+                           f"That is too long; keep it within {MAX_TEXT_CHARS} characters.")
     text = clean(raw)
     if slot.type is SlotType.PRODUCT:
         return find_product(text, products, slot.kinds).code
     if slot.type is SlotType.MONEY:
-        m = _MONEY.match(text.replace(" ", ""))
+        m = _MONEY.fullmatch(text.replace(" ", ""))
         try:
             fen = int(Decimal(f"{m.group(1)}.{m.group(2) or 0}") * 100) if m else 0
         except InvalidOperation:
             fen = 0
         if fen <= 0:
-            raise InvalidInput(f"金额“{text}”不正确，请输入以元为单位的正数，如50。",
-                               f"'{text}' is not an amount; give a positive number of yuan, e.g. 50.")
+            raise InvalidInput(f"金额“{_shown(text)}”不正确，请输入以元为单位的正数，如50。",
+                               f"'{_shown(text)}' is not an amount; give a positive number of yuan, e.g. 50.")
+        if fen > MAX_RECHARGE_FEN:   # no money slot takes more than one recharge may
+            raise InvalidInput(f"金额不能超过{MAX_RECHARGE_FEN // 100}元。",
+                               f"The amount cannot exceed ¥{MAX_RECHARGE_FEN // 100}.")
         return fen
     if slot.type is SlotType.INT:
-        if not text.isdigit():
-            raise InvalidInput(f"“{text}”不是有效的数字。", f"'{text}' is not a number.")
-        return int(text)
+        if not _INT.fullmatch(text):
+            raise InvalidInput(f"“{_shown(text)}”不是有效的数字。", f"'{_shown(text)}' is not a number.")
+        value = int(text)
+        if value > MAX_SLOT_INT:
+            raise InvalidInput(f"数字不能超过{MAX_SLOT_INT}。", f"The number cannot exceed {MAX_SLOT_INT}.")
+        return value
     if slot.type is SlotType.MSISDN:
         return normalize_msisdn(text)
     if slot.type is SlotType.PHONE:
         digits = re.sub(r"[\s-]", "", text)
-        if not _PHONE.match(digits):
-            raise InvalidInput(f"“{text}”不是有效的电话号码。", f"'{text}' is not a telephone number.")
+        if not _PHONE.fullmatch(digits):
+            raise InvalidInput(f"“{_shown(text)}”不是有效的电话号码。", f"'{_shown(text)}' is not a telephone number.")
         return digits
     if slot.type is SlotType.ID_NUMBER:
         value = text.upper()
@@ -76,7 +90,7 @@ def parse(slot: Slot, raw: Any, products: ProductCatalog, clock: Clock) -> Any:
                                "The ID number is not valid; give the 18-character resident ID number.")
         return value
     if slot.type is SlotType.PASSWORD:
-        if not re.fullmatch(r"\d{4,8}", text):
+        if not _PASSWORD.fullmatch(text):
             raise InvalidInput("密码须为数字。", "The password is digits only.")
         return text
     if slot.type is SlotType.CARD_PIN:   # never echoed back: it is a secret
@@ -101,7 +115,15 @@ def parse(slot: Slot, raw: Any, products: ProductCatalog, clock: Clock) -> Any:
         return hit[1].name_zh
     if not text:
         raise InvalidInput("内容不能为空。", "The text cannot be empty.")
-    return text[:500]
+    if len(text) > MAX_TEXT_CHARS:   # refused, not cut: a complaint cut short would say something else
+        raise InvalidInput(f"内容过长，请不要超过{MAX_TEXT_CHARS}个字。",
+                           f"That is too long; keep it within {MAX_TEXT_CHARS} characters.")
+    return text
+
+
+def _shown(text: str) -> str:
+    """What of a refused value is quoted back to the customer (never a whole wall of text)."""
+    return text if len(text) <= 20 else text[:20] + "…"
 
 
 # How many cycles back each relative month word points (shared with the assistant's entity extractor).
@@ -127,11 +149,11 @@ def parse_month(text: str, clock: Clock) -> int:
     current = cycle_of(today)
     if text in RELATIVE_MONTHS:
         return cycles_back(current, RELATIVE_MONTHS[text])
-    m = _MONTH_FULL.match(text)
+    m = _MONTH_FULL.fullmatch(text)
     if m and 1 <= int(m.group(2)) <= 12:
         cycle = int(m.group(1)) * 100 + int(m.group(2))
     else:
-        m = _MONTH_ONLY.match(text)
+        m = _MONTH_ONLY.fullmatch(text)
         if not m or not 1 <= int(m.group(1)) <= 12:
             raise InvalidInput(f"“{text}”不是有效的月份，请按“202610”或“10月”的格式输入。",
                                f"'{text}' is not a month; write it as 202610 or 10.")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError
 
 from hotline.api.deps import HotlineDep
+from hotline.api.limits import receive_json
 
 router = APIRouter(tags=["assistant"])
 public = APIRouter(tags=["assistant"])   # the web chat's socket: customers, not API clients
@@ -21,7 +22,7 @@ class MessageIn(BaseModel):
     msisdn: str | None = Field(None, max_length=20, description="The customer's number, if known; "
                                "personal data still needs a one-time code or the service password")
     text: str = Field(max_length=1000)
-    lang: str | None = Field(None, pattern=r"^(zh|en)")
+    lang: str | None = Field(None, pattern=r"^(zh|en)(-[A-Za-z]{2,4})?$")
     message_id: str | None = Field(None, max_length=64, description="The client's id: a retry is answered once")
 
 
@@ -91,7 +92,7 @@ async def live(ws: WebSocket) -> None:
     human = _customer_chat(hl, send)
     try:
         while True:
-            raw = await ws.receive_json()
+            raw = await receive_json(ws, lock=lock)   # not JSON: closed with 1003, no traceback
             if not isinstance(raw, dict):
                 await send({"error": "invalid message", "detail": "a JSON object is expected"})
                 continue

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from hotline.api.deps import ActorDep, HotlineDep, KeyDep
 from hotline.bss.port import OrderResult
-from hotline.domain.billing import MAX_RECHARGE_FEN
+from hotline.domain.billing import MAX_RECHARGE_FEN, MAX_USAGE_PER_RECORD
 
 router = APIRouter(prefix="/subscribers", tags=["subscribers"])
 
@@ -67,7 +67,9 @@ class PasswordResetIn(BaseModel):
 
 class UsageIn(BaseModel):
     kind: Literal["call", "sms", "data"]
-    quantity: int = Field(strict=True, gt=0, description="seconds (call), messages (sms) or KB (data)")
+    quantity: int = Field(strict=True, gt=0, le=max(MAX_USAGE_PER_RECORD.values()),
+                          description="seconds (call, ≤ 86400), messages (sms, ≤ 100) or KB (data, ≤ 100 GB); "
+                                      "the bound of each kind is checked by the back end")
     other_party: str = Field("", max_length=20)
     direction: Literal["out", "in"] = "out"
 

@@ -21,7 +21,7 @@ from hotline.domain.products import ProductCatalog
 MAIN_PORT = "10086"
 STRAY = "。，,.!！?？、~～;；:：\"'“”‘’()（）【】[]<>《》「」 \t\r\n"
 YES = frozenset({"是", "Y", "YES", "1", "确认", "确定", "是的"})
-_SERIALS = re.compile(r"^\d{1,3}(?:\s*[,，、]\s*\d{1,3})*$")
+_SERIALS = re.compile(r"[0-9]{1,3}(?:\s*[,，、]\s*[0-9]{1,3}){0,49}")   # whole text (fullmatch)
 
 
 def normalize(text: str) -> str:
@@ -38,7 +38,7 @@ def is_yes(text: str) -> bool:
 def serials(text: str) -> list[str] | None:
     """``1,3`` / ``1，3`` / ``2`` → ['1', '3']; None when the text is not a list of serial numbers."""
     t = normalize(text)
-    if not _SERIALS.match(t):
+    if not _SERIALS.fullmatch(t):
         return None
     return [s for s in re.split(r"\s*[,，、]\s*", t) if s]
 
@@ -49,9 +49,9 @@ def password_reply(text: str) -> tuple[str, bool] | None:
     A six-digit password is sent as is; a shorter one (legacy) must carry a leading ``*``.
     """
     t = command_key(normalize(text))
-    if re.fullmatch(r"\d{6}", t):
+    if re.fullmatch(r"[0-9]{6}", t):
         return t, False
-    m = re.fullmatch(r"\*(\d{1,6})", t)
+    m = re.fullmatch(r"\*([0-9]{1,6})", t)
     if m:
         return m.group(1), len(m.group(1)) < 6
     return None

@@ -75,7 +75,7 @@ class SmsHall:
         except InvalidMsisdn:
             return [self._build(port, msg.msisdn, say("not_ours", "zh"), "zh")]
         key = f"{msisdn}:{msg.message_id}" if msg.message_id else f"{msisdn}:{uuid.uuid4().hex}"
-        loaded = await self.store.load(msisdn, key if msg.message_id else None, now - dt.timedelta(minutes=1))
+        loaded = await self.store.load(msisdn, key if msg.message_id else None, now)   # counted atomically
         if loaded.replies is not None:
             return [OutboundSms.from_dict(r) for r in loaded.replies]  # a redelivery: same answer, nothing rerun
 
@@ -337,6 +337,8 @@ class SmsHall:
 
     # ------------------------------------------------------------------ 0000 serial cancellation
     async def _serial_cancel(self, turn: _Turn, flow: FlowState, context: dict[str, Any]) -> bool:
+        if turn.port != context["port"]:   # serials answer the listing, on the port it came from (10086977)
+            return False
         key = grammar.command_key(grammar.normalize(turn.text))
         if key in {"全部", "全部退订", "退订全部", "QXQB", "ALL", "QB"}:
             turn.say(say("no_cancel_all", turn.lang), context["port"])

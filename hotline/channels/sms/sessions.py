@@ -13,21 +13,23 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import sms_inbound, sms_sessions
+from hotline.store.sql.tables import sms_inbound, sms_rate, sms_sessions
 
 MAX_BATCH = 256
 KEEP = dt.timedelta(days=1)  # an expired step is remembered this long, to say "timed out" rather than "what?"
+RATE_WINDOW = dt.timedelta(minutes=1)
 
 
 @dataclass
 class Loaded:
     state: dict[str, Any]
     replies: list[dict] | None     # the stored replies when this message id was seen before
-    recent: int                    # messages from this number within the rate window
+    recent: int                    # messages from this number before this one in its rate window
 
 
 class SmsStore:
@@ -36,18 +38,59 @@ class SmsStore:
         self._saves = 0
         self._queue: list[_Save] = []
         self._writing = False
+        self._loads: list[_Load] = []
+        self._loading = False
 
-    async def load(self, msisdn: str, message_key: str | None, since: dt.datetime) -> Loaded:
-        def job(conn: Connection) -> Loaded:
+    async def load(self, msisdn: str, message_key: str | None, now: dt.datetime,
+                   window: dt.timedelta = RATE_WINDOW) -> Loaded:
+        """The number's session and, unless this message id was seen before, its place in the rate window.
+
+        The place is counted atomically, one upsert on the number's ``sms_rate`` row, so concurrent messages
+        (in this process or another) cannot all read the same count and pass together. Loads that arrive
+        while one is being written share the next transaction, as saves do.
+        """
+        item = _Load(msisdn, message_key, now, now - window, asyncio.get_running_loop().create_future())
+        self._loads.append(item)
+        if not self._loading:
+            self._loading = True
+            asyncio.get_running_loop().create_task(self._drain_loads())
+        return await item.done
+
+    async def _drain_loads(self) -> None:
+        try:
+            while self._loads:
+                batch, self._loads = self._loads[:MAX_BATCH], self._loads[MAX_BATCH:]
+                try:
+                    results = await self.db.run(self._reserve, batch)
+                except Exception as err:  # noqa: BLE001  every waiter hears of it
+                    for item in batch:
+                        if not item.done.done():
+                            item.done.set_exception(err)
+                    continue
+                for item, result in zip(batch, results):
+                    if not item.done.done():
+                        item.done.set_result(result)
+        finally:
+            self._loading = False
+
+    @staticmethod
+    def _reserve(conn: Connection, batch: list["_Load"]) -> list[Loaded]:
+        upsert = _rate_upsert(conn.dialect.name)
+        out: dict[int, Loaded] = {}
+        # Row locks are taken in number order, so two processes' batches cannot deadlock.
+        for i, item in sorted(enumerate(batch), key=lambda x: x[1].msisdn):
             replies = None
-            if message_key:
+            if item.message_key:
                 replies = conn.execute(select(sms_inbound.c.replies)
-                                       .where(sms_inbound.c.message_key == message_key)).scalar()
-            state = conn.execute(select(sms_sessions.c.state).where(sms_sessions.c.msisdn == msisdn)).scalar()
-            recent = conn.execute(select(func.count()).select_from(sms_inbound).where(
-                sms_inbound.c.msisdn == msisdn, sms_inbound.c.received_at >= since)).scalar()
-            return Loaded(state or {}, replies, recent or 0)
-        return await self.db.run(job, write=False)
+                                       .where(sms_inbound.c.message_key == item.message_key)).scalar()
+            state = conn.execute(select(sms_sessions.c.state).where(sms_sessions.c.msisdn == item.msisdn)).scalar()
+            recent = 0
+            if replies is None:   # a redelivery is answered from the log and does not count again
+                counted = conn.execute(upsert, {"p_msisdn": item.msisdn, "p_now": item.now,
+                                                "p_since": item.since}).scalar_one()
+                recent = int(counted) - 1
+            out[i] = Loaded(state or {}, replies, recent)
+        return [out[i] for i in range(len(batch))]
 
     async def save(self, *, msisdn: str, message_key: str, port: str, text: str, business: str | None,
                    replies: list[dict], state: dict[str, Any], until: dt.datetime | None,
@@ -125,6 +168,7 @@ class SmsStore:
             results.append(None)
         if purge:
             conn.execute(delete(sms_sessions).where(sms_sessions.c.expires_at < batch[-1].now))
+            conn.execute(delete(sms_rate).where(sms_rate.c.window_start < batch[-1].now - KEEP))
         return results
 
 
@@ -141,3 +185,33 @@ class _Save:
     now: dt.datetime
     had_state: bool
     done: "asyncio.Future[list[dict] | None]"
+
+
+@dataclass
+class _Load:
+    msisdn: str
+    message_key: str | None
+    now: dt.datetime
+    since: dt.datetime
+    done: "asyncio.Future[Loaded]"
+
+
+_RATE_UPSERTS: dict[str, Any] = {}
+
+
+def _rate_upsert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE … RETURNING messages``: this message's number in its window (a new
+    window when the last one began before ``p_since``). One statement, so the count cannot be raced."""
+    stmt = _RATE_UPSERTS.get(dialect)
+    if stmt is None:
+        when = sms_rate.c.window_start.type
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(sms_rate).values(
+            msisdn=bindparam("p_msisdn"), window_start=bindparam("p_now", type_=when), messages=1)
+        ended = sms_rate.c.window_start < bindparam("p_since", type_=when)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[sms_rate.c.msisdn],
+            set_={"messages": case((ended, 1), else_=sms_rate.c.messages + 1),
+                  "window_start": case((ended, ins.excluded.window_start), else_=sms_rate.c.window_start)},
+        ).returning(sms_rate.c.messages)
+        _RATE_UPSERTS[dialect] = stmt
+    return stmt

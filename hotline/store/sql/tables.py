@@ -539,3 +539,17 @@ demo_inbox = Table(
 )
 
 # ---------------------------------------------------------------- bounds, idempotency (migration 0012)
+
+# What an order's idempotency key was first used for: SHA-256 of the operation, the number and the parameters
+# (hotline/bss/records.py request_hash). The same key with another request is refused, never replayed.
+orders.append_column(Column("request_hash", String(64)))
+
+# The SMS hall's per-number rate, counted atomically (one upsert per message): the window opens with the
+# first message after the previous one ended; rows of ended windows are purged.
+sms_rate = Table(
+    "sms_rate", metadata,
+    Column("msisdn", String(11), primary_key=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("messages", Integer, nullable=False),
+    Index("ix_sms_rate_window_start", "window_start"),
+)
