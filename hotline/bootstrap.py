@@ -18,11 +18,15 @@ from hotline.domain.billing import Clock
 from hotline.services.base import HANDLERS
 from hotline.services.outbox import Outbox
 from hotline.services.payments import Payments, build_provider
+from hotline.services.flow import Flow
+from hotline.services.identity import Codes
 from hotline.services.service import Services
 from hotline.store.sql import migrate
 from hotline.store.sql.database import Database
 
 if TYPE_CHECKING:
+    from hotline.api.keys import ApiKeys
+    from hotline.bss.rollover import RolloverJobs
     from hotline.assistant.dialogue import Assistant
     from hotline.desk.hub import Hub
     from hotline.routing.engine import Router
@@ -39,6 +43,8 @@ class Hotline:
     services: Services
     sms: SmsHall
     outbox: Outbox
+    codes: Codes
+    flow: Flow
 
     @cached_property
     def assistant(self) -> "Assistant":
@@ -52,7 +58,19 @@ class Hotline:
         clock = self.services.clock
         nlu = NLU.build(self.catalog, self.bss.products, clock_today=clock.today)
         kb = KnowledgeBase.from_catalog(self.catalog, {"portal": PORTAL})
-        return Assistant(self.services, nlu, kb, ConversationStore(self.db, self.outbox), clock)
+        return Assistant(self.services, nlu, kb, ConversationStore(self.db, self.outbox), clock, self.flow)
+
+    @cached_property
+    def apikeys(self) -> "ApiKeys":
+        """API credentials: hashed keys with scopes, and HOTLINE_API_TOKEN as the master credential."""
+        from hotline.api.keys import ApiKeys
+        return ApiKeys(self.db, self.services.clock, self.settings.api_token)
+
+    @cached_property
+    def rollovers(self) -> "RolloverJobs":
+        """Billing rollovers run in the background, one at a time, with their progress."""
+        from hotline.bss.rollover import RolloverJobs
+        return RolloverJobs(self.bss)
 
     @cached_property
     def router(self) -> "Router":
@@ -101,9 +119,11 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate_schema:
                        max_card_failures=settings.card_max_failures)
     catalog = load_catalog(handlers=HANDLERS, products=[(p.code, p.kind.value) for p in bss.products])
     outbox = Outbox(db, clock, settings)
-    payments = Payments(db, clock, bss, build_provider(settings))   # online payment: pay links, notifications
+    payments = Payments(db, clock, bss, build_provider(settings), outbox)   # online payment: links, notifications
     services = Services(bss, catalog, db, clock, outbox=outbox, payments=payments)
-    sms = SmsHall(services, SmsStore(db), clock, rate_per_minute=settings.sms_rate_per_minute)
-    hl = Hotline(settings, db, bss, catalog, services, sms, outbox)
+    codes = Codes(db, clock, outbox)     # one-time SMS codes, one policy for every channel
+    flow = Flow(services, codes)         # the business flow every channel runs on
+    sms = SmsHall(services, SmsStore(db), clock, rate_per_minute=settings.sms_rate_per_minute, flow=flow)
+    hl = Hotline(settings, db, bss, catalog, services, sms, outbox, codes, flow)
     sms.assistant = lambda: hl.assistant
     return hl

@@ -26,25 +26,22 @@ from hotline.assistant.nlu import NLU, OOS, Understanding, normalize
 from hotline.assistant.store import Conflict, Conversation, ConversationStore, Message, TurnWrite
 from hotline.assistant.texts import say
 from hotline.bss.port import Actor
-from hotline.catalog.schema import Auth, Business, Slot, SlotType
+from hotline.catalog.schema import Business, Slot, SlotType
 from hotline.domain.billing import Clock
-from hotline.domain.errors import DomainError, InvalidMsisdn, PasswordLocked, SubscriberNotFound, WrongPassword
+from hotline.domain.errors import DomainError, InvalidMsisdn, SubscriberNotFound
 from hotline.domain.msisdn import normalize_msisdn
-from hotline.domain.subscriber import Status
-from hotline.services.base import MissingSlot, Request
-from hotline.services.otp import OTP_TRIES, OTP_TTL, SMS_SENDER
+from hotline.services.flow import (Ask, AskNumber, AskPassword, AskSlot, Cancelled, CodeSent, Confirm, Context, Done,
+                                   Event, Flow, FlowState, Give, Level, No, NothingToChoose, Number, Password,
+                                   Refused, SendCode, Step, Yes)
+from hotline.services.flow import Code as CodeEvent
+from hotline.services.redact import redact
 from hotline.services.service import Services
 
 log = logging.getLogger("hotline.assistant")
 
 TTL = dt.timedelta(minutes=30)          # a conversation idle this long starts afresh (its transcript stays)
 STEP_TTL = dt.timedelta(minutes=10)     # a pending confirmation or prompt
-AUTH_TTL = dt.timedelta(minutes=15)     # a verified password or code covers protected businesses this long
-PUBLIC_HANDLERS = {"info", "menu", "store.locate", "fraud.verify"}   # need no subscriber
-# What changes the account is confirmed in a chat even when free (a cancellation, a switch): the
-# customer sees what 小贝 understood before it is done, and a misunderstanding costs nothing.
-CHANGES = {"product.subscribe", "product.cancel", "plan.change", "feature.set", "status.change",
-           "points.redeem", "payment.recharge", "marketing.set"}
+ASSERTED_TTL = dt.timedelta(minutes=10)  # a channel's edge vouches for the number (an SMS from it)
 CONFIDENT = 0.55                        # enough to switch business in the middle of a step
 
 _HUMAN = re.compile(r"转人工|人工服务|人工客服|找客服|找人工|真人|接人工|要人工|人工台|人工坐席|客服人员|"
@@ -82,11 +79,15 @@ class TurnResult:
     state: dict[str, Any]
     handoff: dict[str, Any] | None = None
     sensitive: bool = False     # a reply carries a secret (a new password): deliver it, keep no copy
+    secret: str | None = None   # a new web conversation's secret: the client needs it to continue or resume
 
     def as_dict(self) -> dict[str, Any]:
-        return {"conversation_id": self.conversation_id, "replies": [r.as_dict() for r in self.replies],
-                "intent": self.intent, "confidence": None if self.confidence is None else round(self.confidence, 4),
-                "state": self.state, "handoff": self.handoff}
+        out = {"conversation_id": self.conversation_id, "replies": [r.as_dict() for r in self.replies],
+               "intent": self.intent, "confidence": None if self.confidence is None else round(self.confidence, 4),
+               "state": self.state, "handoff": self.handoff}
+        if self.secret:
+            out["secret"] = self.secret
+        return out
 
 
 @dataclass
@@ -96,6 +97,8 @@ class _Turn:
     lang: str
     now: dt.datetime
     channel: str
+    flow: FlowState = field(default_factory=FlowState)
+    client: str = ""
     replies: list[Reply] = field(default_factory=list)
     write: TurnWrite = field(default_factory=TurnWrite)
     understanding: Understanding | None = None
@@ -112,8 +115,9 @@ class _Turn:
 
 class Assistant:
     def __init__(self, services: Services, nlu: NLU, kb: KnowledgeBase, store: ConversationStore,
-                 clock: Clock) -> None:
+                 clock: Clock, flow: Flow | None = None) -> None:
         self.services = services
+        self.flow = flow or Flow(services)
         self.catalog = services.catalog
         self.nlu = nlu
         self.kb = kb
@@ -123,47 +127,67 @@ class Assistant:
     # ------------------------------------------------------------------ entry point
     async def handle(self, text: str, *, conversation_id: str | None = None, msisdn: str | None = None,
                      channel: str = "web", lang: str | None = None, client_id: str | None = None,
-                     verified: bool = False) -> TurnResult:
+                     verified: bool = False, secret: str | None = None, client: str = "") -> TurnResult:
         """Answer one message. ``msisdn`` is who the channel says the customer is; ``verified`` means the
-        channel proved it (an SMS or a call from the number), else a one-time code proves it when needed."""
-        for attempt in range(3):
+        channel's edge asserts it (an SMS through the gateway), else a one-time code or the password proves
+        it when a business needs it. A web conversation continues only with its ``secret``; a conversation
+        of one channel is never continued from another."""
+        for attempt in range(4):
             try:
-                return await self._handle(text, conversation_id, msisdn, channel, lang, client_id, verified)
-            except Conflict:
-                if attempt == 2:
-                    raise
+                return await self._handle(text, conversation_id, msisdn, channel, lang, client_id, verified,
+                                          secret, client)
+            except Conflict:     # another turn of the same conversation won the race: replay on its state
+                if attempt == 3:
+                    raise Busy("上一条消息还在处理中，请稍候再发送。",
+                               "Your previous message is still being handled; please send again in a moment.") \
+                        from None
         raise AssertionError("unreachable")
 
+    async def owns(self, conversation_id: str | None, channel: str, secret: str | None) -> bool:
+        """Whether a client holding ``secret`` may continue (or follow the live chat of) this conversation."""
+        if not conversation_id:
+            return False
+        conv = await self.store.load(conversation_id)
+        return conv is not None and _may_continue(conv, channel, secret)
+
     async def _handle(self, text: str, conversation_id: str | None, msisdn: str | None, channel: str,
-                      lang: str | None, client_id: str | None, verified: bool) -> TurnResult:
+                      lang: str | None, client_id: str | None, verified: bool, secret: str | None,
+                      client: str) -> TurnResult:
         now = self.clock.now()
         text = _printable(text)
         conv = await self.store.load(conversation_id, client_id) if conversation_id else None
+        if conv is not None and not _may_continue(conv, channel, secret):
+            conv = None                         # not this client's: a new conversation, nothing of the other
         if conv is not None and conv.replayed is not None:   # a retried message: the same answer, nothing rerun
             return TurnResult(conv.id, [Reply(r["text"]) for r in conv.replayed], None, None, self._public(conv))
+        new_secret = None
         if conv is None:
-            conv = Conversation(conversation_id or uuid.uuid4().hex, channel, None, {})
-        elif conv.expires_at is not None and conv.expires_at <= now:
-            conv.state = {k: v for k, v in conv.state.items() if k in ("msisdn", "lang")}   # idle too long: afresh
+            conv = Conversation(uuid.uuid4().hex, channel, None, {})
+            if channel == "web":
+                new_secret = secrets.token_urlsafe(24)
+                conv.state["secret"] = _digest(new_secret)
+        elif conv.expires_at is not None and conv.expires_at <= now:   # idle too long: afresh
+            conv.state = {k: v for k, v in conv.state.items() if k in ("lang", "secret")}
         state = conv.state
+        flow = FlowState.of(state.get("flow"))
+        ctx_channel = _flow_channel(channel)
         if msisdn:
             try:
-                number = normalize_msisdn(msisdn)
+                number: str | None = normalize_msisdn(msisdn)
             except InvalidMsisdn:
                 number = None
-            if number and number != state.get("msisdn"):
-                state.pop("auth_until", None)
-                state["msisdn"] = number
-                state["verified"] = verified
-            elif number and verified:
-                state["verified"] = True
-        conv.msisdn = state.get("msisdn")
+            if number and flow.identify(number):   # another number: nothing proven for the last one holds
+                state.pop("pending", None)
+                state.pop("last", None)
+            if number and verified:
+                flow.grant(Level.POSSESSION, ctx_channel, now + ASSERTED_TTL)
+        conv.msisdn = flow.msisdn
         if lang is None and "lang" not in state and conv.msisdn:
             try:
                 state["lang"] = (await self.services.bss.get_subscriber(conv.msisdn)).language or "zh"
             except (SubscriberNotFound, DomainError):
                 state["lang"] = "zh"
-        turn = _Turn(conv, text, lang or state.get("lang") or "zh", now, channel)
+        turn = _Turn(conv, text, lang or state.get("lang") or "zh", now, channel, flow, client)
         if lang:
             state["lang"] = lang
         try:
@@ -175,8 +199,10 @@ class Assistant:
         except Exception:  # never leave the customer without an answer; nothing half-done is kept
             log.exception("assistant: failed on a message in conversation %s", conv.id)
             turn.replies = [Reply(say("error", turn.lang))]
+        state["flow"] = flow.as_dict()
+        conv.msisdn = flow.msisdn
         u = turn.understanding
-        stored_text = "******" if turn.secret else text
+        stored_text = "******" if turn.secret else redact(text)
         turn.write.messages.insert(0, Message("customer", stored_text, u.intent if u else None,
                                               u.confidence if u else None, client_id))
         for r in turn.replies:
@@ -184,15 +210,19 @@ class Assistant:
         await self.store.save(conv, turn.write, now, now + TTL)
         handoff = turn.write.handoff
         return TurnResult(conv.id, turn.replies, u.intent if u else None, u.confidence if u else None,
-                          self._public(conv), _public_handoff(handoff), turn.sensitive)
+                          self._public(conv), _public_handoff(handoff), turn.sensitive, new_secret)
 
     def _public(self, conv: Conversation) -> dict[str, Any]:
         s = conv.state
+        flow = FlowState.of(s.get("flow"))
+        fp = flow.pending.as_dict() if flow.pending else {}
         pending = s.get("pending") or {}
-        return {"stage": pending.get("type", "idle"), "business": pending.get("business") or
-                (s.get("last") or {}).get("business"), "slots": pending.get("params") or
-                (s.get("last") or {}).get("params") or {}, "msisdn": _mask(conv.msisdn),
-                "verified": bool(s.get("verified")), "handed_off": bool(s.get("handoff")),
+        stage = pending.get("type") or {"code": "otp", "number": "msisdn"}.get(fp.get("step", ""), fp.get("step"))
+        return {"stage": stage or "idle", "business": fp.get("business") or
+                (s.get("last") or {}).get("business"), "slots": _shown(fp.get("params")) or
+                _shown((s.get("last") or {}).get("params")) or {}, "msisdn": _mask(conv.msisdn),
+                "verified": any(a.msisdn == flow.msisdn and a.until > self.clock.now() for a in flow.assurances),
+                "handed_off": bool(s.get("handoff")),
                 "sentiment": s.get("sentiment", "neutral"), "misses": s.get("misses", 0)}
 
     # ------------------------------------------------------------------ routing one message
@@ -206,7 +236,8 @@ class Assistant:
         if pending and dt.datetime.fromisoformat(pending["until"]) <= turn.now:
             state.pop("pending")
             pending = None
-        secret_step = bool(pending) and pending["type"] in ("password", "otp", "msisdn")
+        step = turn.flow.pending_live(turn.now)
+        secret_step = step is not None and step.step in ("password", "code", "number")
         # a code, a password or a number is no mood
         mood = sentiment_.analyse("" if secret_step else text)
         if mood.label in ("angry", "negative"):
@@ -214,7 +245,8 @@ class Assistant:
             state.setdefault("cues", [])
             state["cues"] = list(dict.fromkeys(state["cues"] + list(mood.cues)))[:10]
         if not secret_step and _HUMAN.search(text):
-            turn.understanding = Understanding(text, "service.human", 1.0)
+            human = self.catalog.with_role("human")
+            turn.understanding = Understanding(text, human.code if human else OOS, 1.0)
             await self._handoff(turn, "angry" if mood.angry else "asked", priority=mood.angry)
             return
         if mood.angry and not state.get("handoff"):
@@ -222,6 +254,8 @@ class Assistant:
             await self._handoff(turn, "angry", priority=True)
             return
         if pending and await self._continue(turn, pending):
+            return
+        if step is not None and await self._continue_flow(turn):
             return
         await self._understand(turn)
 
@@ -265,7 +299,7 @@ class Assistant:
         if business is None:
             self._miss(turn, u)
             return
-        if business.code == "service.human":
+        if self.catalog.role(business) == "human":
             await self._handoff(turn, "asked")
             return
         await self._start(turn, business, u)
@@ -304,78 +338,71 @@ class Assistant:
         turn.say(say("not_understood", turn.lang, lines="\n".join(f"{i}. {n}" for i, n in enumerate(names, 1))),
                  choices=names)
 
-    # ------------------------------------------------------------------ a business
+    # ------------------------------------------------------------------ a business, through the flow
     async def _start(self, turn: _Turn, business: Business, u: Understanding | None,
                      base: dict[str, Any] | None = None) -> None:
         state = turn.state
         state["misses"] = 0
-        if business.handler == "info":
+        if self.catalog.role(business) == "article":
             article = self.kb.by_id.get(business.code)
             if article is not None:
                 self._answer_article(turn, article)
                 state["last"] = {"business": business.code, "params": {}}
                 return
-        if "assistant" not in business.channels:
-            guide = business.guide.get("assistant", turn.lang) if business.guide else self._name(business, turn.lang)
-            turn.say(say("guide", turn.lang, guide=guide))
-            return
         params = dict(base or {})
         for k in business.preset:
             params.pop(k, None)
         if u is not None:
             params.update(self._slots_from(business, u, turn.text))
-        params = self.services.bind(business, params, check_required=False)
-        await self._advance(turn, business, params)
+        await self._run(turn, Ask(business, params))
 
-    async def _advance(self, turn: _Turn, business: Business, params: dict[str, Any]) -> None:
-        """The next step: identity, a missing slot, the password, the confirmation; or do it."""
-        state = turn.state
-        needs_subscriber = business.handler not in PUBLIC_HANDLERS
-        if needs_subscriber and not (state.get("msisdn") and (state.get("verified") or self._authed(turn))):
-            if state.get("msisdn"):
-                await self._send_otp(turn, business, params)
-            else:
-                self._pend(turn, "msisdn", business, params)
-                turn.say(say("ask_msisdn", turn.lang, what=self._name(business, turn.lang)))
-            return
-        if needs_subscriber:
-            sub = await self.services.bss.get_subscriber(state["msisdn"])
-            if sub.status is Status.CLOSED:
-                turn.say(say("not_ours", turn.lang))
-                return
-        slot = self.services.missing(business, params)
-        if slot is not None:
-            await self._ask_slot(turn, business, params, slot)
-            return
-        if business.auth is not Auth.NONE and not self._authed(turn):
-            if business.auth is Auth.OTP:
-                await self._send_otp(turn, business, params)
-            else:
-                self._pend(turn, "password", business, params)
-                turn.say(say("password", turn.lang, what=self._name(business, turn.lang)))
-            return
-        if business.confirm or business.handler in CHANGES:
-            self._pend(turn, "confirm", business, params)
-            preview = self.services.preview(business, params, turn.lang)
-            off = business.handler == "product.cancel" or params.get("action") == "off"
-            key = "confirm_off" if off else "confirm" if preview["price"] and preview["price"] not in ("免费", "free") \
-                else "confirm_free"
-            turn.say(say(key, turn.lang, **preview), choices=["是", "不"] if turn.lang == "zh" else ["yes", "no"])
-            return
-        await self._execute(turn, business, params, f"assistant:{turn.conv.id}:{turn.conv.seq + 1}")
+    async def _run(self, turn: _Turn, event: Event) -> None:
+        """Feed the flow one event; say its steps as chat bubbles."""
+        ctx = Context(_flow_channel(turn.channel), Actor("assistant", "subscriber"), turn.lang, f"{turn.conv.id}:{turn.conv.seq + 1}",
+                      turn.now, client=turn.client or f"conv:{turn.conv.id}")
+        for step in await self.flow.handle(turn.flow, event, ctx):
+            self._render(turn, step)
+        turn.conv.msisdn = turn.flow.msisdn
 
-    async def _execute(self, turn: _Turn, business: Business, params: dict[str, Any], key: str) -> None:
-        msisdn = turn.state.get("msisdn") or ""
-        req = Request(business, msisdn, params, Actor("assistant", "subscriber"), key, turn.lang)
-        try:
-            outcome = await self.services.execute(req)
-        except MissingSlot as missing:   # the handler found it needs more (a city from a visitor)
-            await self._ask_slot(turn, business, params, missing.slot)
-            return
-        for text in self.services.render(business, outcome, "assistant", turn.lang):
-            turn.say(text)
-        turn.sensitive = turn.sensitive or outcome.sensitive
-        turn.state["last"] = {"business": business.code, "params": _jsonable(params)}
+    def _render(self, turn: _Turn, step: Step) -> None:
+        lang, b = turn.lang, step.business
+        what = self._name(b, lang) if b is not None else ""
+        yes_no = ["是", "不"] if lang == "zh" else ["yes", "no"]
+        if isinstance(step, Done):
+            for text in step.texts:
+                turn.say(text)
+            turn.sensitive = turn.sensitive or step.sensitive
+            turn.state["last"] = turn.flow.last
+        elif isinstance(step, Confirm):
+            key = "confirm_off" if step.off else "confirm_free" if step.free else "confirm"
+            turn.say(say(key, lang, **step.preview), choices=yes_no)
+        elif isinstance(step, AskSlot):
+            prompt = step.prompt or (step.slot.prompt_en if lang == "en" else step.slot.prompt_zh) \
+                if step.slot is not None else step.prompt
+            if step.labels:
+                lines = "\n".join(f"{i}. {label}" for i, label in enumerate(step.labels, 1))
+                turn.say(say("choose", lang, prompt=prompt or what + "：", lines=lines), choices=step.labels)
+            elif step.slot is not None and step.slot.type is SlotType.TEXT and step.slot.name == "content":
+                turn.say(say("ask_content", lang))     # its prompt is the SMS syntax
+            else:
+                turn.say(prompt or say("ask_content", lang))
+        elif isinstance(step, AskNumber):
+            turn.say(say("ask_msisdn", lang, what=what))
+        elif isinstance(step, AskPassword):
+            turn.say(say("password", lang, what=what))
+        elif isinstance(step, CodeSent):
+            turn.say(say("otp_sent", lang, masked=step.masked))
+        elif isinstance(step, Cancelled):
+            turn.say(say("cancelled", lang, what=step.what or what))
+        elif isinstance(step, NothingToChoose):
+            turn.say(say("nothing_to_choose", lang))
+        elif isinstance(step, Refused):
+            if step.code == "not_on_channel":
+                turn.say(say("guide", lang, guide=step.text))
+            elif step.code in ("not_ours", "bad_msisdn"):
+                turn.say(say(step.code, lang))
+            else:
+                turn.say(step.text)
 
     def _slots_from(self, business: Business, u: Understanding, text: str) -> dict[str, Any]:
         """Slot values the message itself gives (its entities; its words for choices; itself for free text)."""
@@ -399,153 +426,113 @@ class Assistant:
         return any(_entity_value(s, u, self.services) is not None for s in business.slots
                    if s.name not in business.preset)
 
-    async def _ask_slot(self, turn: _Turn, business: Business, params: dict[str, Any], slot: Slot) -> None:
-        prompt = (slot.prompt_en if turn.lang == "en" else slot.prompt_zh)
-        choices: dict[str, str] = {}
-        labels: list[str] = []
-        if slot.type is SlotType.PRODUCT:
-            options = self.services.choices(business, slot.name)
-            if business.handler == "product.cancel":   # offer what the customer has, not the whole shop
-                account = await self.services.bss.account(turn.state["msisdn"])
-                mine = {s["code"] for s in account["subscriptions"] if not s["in_plan"] and s["end_cycle"] is None}
-                options = [p for p in options if p.code in mine]
-            if not options:
-                turn.say(say("nothing_to_choose", turn.lang))
-                return
-            for i, p in enumerate(options, 1):
-                choices[str(i)] = p.code
-                name = p.name_en if turn.lang == "en" else p.name_zh
-                fee = "" if business.handler == "product.cancel" else \
-                    " " + (p.fee_text_en if turn.lang == "en" else p.fee_text_zh)
-                labels.append(f"{name}{fee}")
-        elif slot.type is SlotType.CHOICE:
-            for i, (value, words) in enumerate(slot.choices.items(), 1):
-                choices[str(i)] = value
-                labels.append(self.services._choice_name(value, slot, turn.lang == "en"))
-        self._pend(turn, "slot", business, params, slot=slot.name, choices=choices, labels=labels)
-        if labels:
-            lines = "\n".join(f"{i}. {label}" for i, label in enumerate(labels, 1))
-            turn.say(say("choose", turn.lang, prompt=prompt or self._name(business, turn.lang) + "：", lines=lines),
-                     choices=labels)
-        elif slot.type is SlotType.TEXT and slot.name == "content":   # its prompt is the SMS syntax
-            turn.say(say("ask_content", turn.lang))
-        else:
-            turn.say(prompt or say("ask_content", turn.lang))
-
     # ------------------------------------------------------------------ the step a conversation waits on
+    async def _continue_flow(self, turn: _Turn) -> bool:
+        """A reply to the flow's pending step, as an event; False when it is something else (handled afresh)."""
+        pending = turn.flow.pending
+        assert pending is not None
+        business = self.catalog.by_code.get(pending.business)
+        text = turn.text.strip()
+        compact = normalize(text).replace(" ", "")
+        kind = pending.step
+        if kind in ("password", "code") and _DIGITS.match(compact):
+            turn.secret = True
+            turn.understanding = Understanding("******", f"step.{'otp' if kind == 'code' else kind}", 1.0)
+            event: Event = Password(compact.lstrip("*")) if kind == "password" else CodeEvent(compact)
+            await self._run(turn, event)
+            return True
+        if (kind == "password" and _USE_OTP.search(text)) or (kind == "code" and _RESEND.search(text)):
+            await self._run(turn, SendCode())
+            return True
+        if kind == "number":
+            digits = re.sub(r"[\s-]", "", compact)
+            if re.fullmatch(r"(\+?86)?1\d{10}", digits):
+                turn.secret = True     # a number typed is personal data: kept masked
+                await self._run(turn, Number(digits[-11:]))
+                return True
+        expect: tuple[str, ...] = ("act.affirm", "act.deny") if kind == "confirm" else ()
+        u = self.nlu.understand(text, expect=expect)
+        turn.understanding = u
+        if kind == "slot" and business is not None:
+            slot = business.slot(pending.slot or "")
+            picked = pending.choices.get(compact.rstrip("号.、"))
+            if picked is None and slot is not None:
+                picked = self._pick_by_name(business, slot.name, u, text, pending.choices,
+                                            (turn.state.get("last") or {}).get("params"))
+            if picked is None and slot is not None and not pending.choices and u.intent != "act.deny" and (
+                    u.intent == OOS or u.confidence < CONFIDENT or slot.type is SlotType.TEXT):
+                picked = _entity_value(slot, u, self.services) or text
+            if picked is not None:
+                await self._run(turn, Give(picked))
+                return True
+        if u.intent == "act.deny" or normalize(text) in ("取消", "cancel", "退出", "不办了"):
+            await self._run(turn, No())
+            return True
+        if u.intent == "act.affirm" and kind == "confirm":
+            await self._run(turn, Yes())
+            return True
+        # Anything else: a correction ("不是，我要退订") or a new request replaces the step.
+        if u.intent != OOS and u.confidence >= CONFIDENT and not u.intent.startswith("act."):
+            turn.flow.pending = None
+            await self._understand(turn, u)
+            return True
+        if kind == "confirm" and business is not None:
+            what = self.services.preview(business, pending.params, turn.lang)["what"]
+            turn.say(say("confirm_again", turn.lang, what=what))
+            return True
+        if kind == "slot" and pending.choices:
+            lines = "\n".join(f"{k}. {v}" for k, v in zip(pending.choices, pending.labels)) or \
+                ", ".join(pending.choices)
+            turn.say(say("choose_again", turn.lang, lines=lines))
+            return True
+        if kind == "password":
+            turn.say(say("password_format", turn.lang))
+            return True
+        if kind == "number":
+            turn.say(say("bad_msisdn", turn.lang))
+            return True
+        turn.flow.pending = None
+        return False
+
     async def _continue(self, turn: _Turn, pending: dict[str, Any]) -> bool:
-        """Handle a reply to a pending step; False when the message is something else (handled afresh)."""
+        """A reply to 小贝's own question (which business was meant, a person, a complaint)."""
         kind = pending["type"]
-        business = self.catalog.by_code.get(pending.get("business") or "")
-        params = pending.get("params") or {}
         state = turn.state
         text = turn.text.strip()
         compact = normalize(text).replace(" ", "")
-
-        if kind in ("password", "otp") and _DIGITS.match(compact):
-            turn.secret = True
-            turn.understanding = Understanding("******", f"step.{kind}", 1.0)
-            state.pop("pending")
-            if kind == "password":
-                return await self._check_password(turn, business, params, pending, compact)
-            return await self._check_otp(turn, business, params, pending, compact)
-        if kind == "password" and _USE_OTP.search(text):
-            state.pop("pending")
-            await self._send_otp(turn, business, params)
-            return True
-        if kind == "otp" and _RESEND.search(text):
-            state.pop("pending")
-            await self._send_otp(turn, business, params)
-            return True
-        if kind == "msisdn":
-            digits = re.sub(r"[\s-]", "", compact)
-            if re.fullmatch(r"(\+?86)?1\d{10}", digits):
-                try:
-                    number = normalize_msisdn(digits[-11:])
-                    await self.services.bss.get_subscriber(number)
-                except (InvalidMsisdn, SubscriberNotFound):
-                    turn.say(say("bad_msisdn", turn.lang))
-                    return True
-                state.pop("pending")
-                state["msisdn"], state["verified"] = number, False
-                turn.conv.msisdn = number
-                await self._send_otp(turn, business, params)
-                return True
-
-        expect: tuple[str, ...] = ()
-        if kind in ("confirm", "offer_human", "offer_complaint"):
-            expect = ("act.affirm", "act.deny")
+        expect: tuple[str, ...] = ("act.affirm", "act.deny") if kind in ("offer_human", "offer_complaint") else ()
         u = self.nlu.understand(text, expect=expect)
         turn.understanding = u
-
-        if kind == "choose_intent" or kind == "slot":
-            choices: dict[str, str] = pending.get("choices") or {}
-            picked = choices.get(compact.rstrip("号.、"))
-            if picked is None and kind == "slot" and business is not None:
-                picked = self._pick_by_name(business, pending["slot"], u, text, choices,
-                                            (state.get("last") or {}).get("params"))
+        if kind == "choose_intent":
+            picked = (pending.get("choices") or {}).get(compact.rstrip("号.、"))
             if picked is not None:
                 state.pop("pending")
-                if kind == "choose_intent":
-                    chosen = self.catalog.get(picked)
-                    turn.understanding = Understanding(text, chosen.code, 1.0, u.entities)
-                    await self._start(turn, chosen, None)
-                else:
-                    slot = business.slot(pending["slot"])
-                    params = {**params, slot.name: self.services.parse_slot(slot, picked)}
-                    await self._advance(turn, business, params)
+                chosen = self.catalog.get(picked)
+                turn.understanding = Understanding(text, chosen.code, 1.0, u.entities)
+                await self._start(turn, chosen, None)
                 return True
-            if kind == "slot" and business is not None and not choices:
-                slot = business.slot(pending["slot"])
-                if slot is not None and (u.intent == OOS or u.confidence < CONFIDENT
-                                         or slot.type is SlotType.TEXT) and u.intent != "act.deny":
-                    state.pop("pending")
-                    value = _entity_value(slot, u, self.services) or text
-                    params = {**params, slot.name: self.services.parse_slot(slot, value)}
-                    await self._advance(turn, business, params)
-                    return True
-
         if u.intent == "act.deny" or normalize(text) in ("取消", "cancel", "退出", "不办了"):
             state.pop("pending")
             if kind == "offer_human":
                 state["misses"] = 0
-                turn.say(say("anything_else", turn.lang))
-            elif business is not None:
-                what = self.services.preview(business, params, turn.lang)["what"]
-                turn.say(say("cancelled", turn.lang, what=what))
-            else:
-                turn.say(say("anything_else", turn.lang))
+            turn.say(say("anything_else", turn.lang))
             return True
-        if u.intent == "act.affirm" and kind in ("confirm", "offer_human", "offer_complaint"):
+        if u.intent == "act.affirm" and kind in ("offer_human", "offer_complaint"):
             state.pop("pending")
-            if kind == "confirm":
-                await self._execute(turn, business, params, f"assistant:{pending['id']}")
-            elif kind == "offer_human":
+            complaint = self.catalog.with_role("complaint")
+            if kind == "offer_human":
                 await self._handoff(turn, "misunderstood")
-            else:
-                await self._start(turn, self.catalog.get("care.complaint"), None)
+            elif complaint is not None:
+                await self._start(turn, complaint, None)
             return True
-        if kind == "offer_complaint" and u.intent.startswith("care.complaint"):
+        intended = self.catalog.by_code.get(u.intent)
+        if kind == "offer_complaint" and intended is not None and self.catalog.role(intended) == "complaint":
             state.pop("pending")
-            await self._start(turn, self.catalog.get(u.intent), u)
+            await self._start(turn, intended, u)
             return True
-        # Anything else: a correction ("不是，我要退订") or a new request replaces the step.
         if u.intent != OOS and u.confidence >= CONFIDENT and not u.intent.startswith("act."):
             state.pop("pending")
             await self._understand(turn, u)
-            return True
-        if kind == "confirm" and business is not None:
-            what = self.services.preview(business, params, turn.lang)["what"]
-            turn.say(say("confirm_again", turn.lang, what=what))
-            return True
-        if kind == "slot" and pending.get("choices"):
-            labels = pending.get("labels") or []
-            lines = "\n".join(f"{k}. {v}" for k, v in zip(pending["choices"], labels)) or \
-                ", ".join(pending["choices"])
-            turn.say(say("choose_again", turn.lang, lines=lines))
-            return True
-        if kind in ("password",):
-            turn.say(say("password_format", turn.lang))
             return True
         state.pop("pending")
         return False
@@ -563,56 +550,6 @@ class Assistant:
         if v is not None and (not choices or v in choices.values()):
             return v
         return None
-
-    async def _check_password(self, turn: _Turn, business: Business | None, params: dict[str, Any],
-                              pending: dict[str, Any], password: str) -> bool:
-        msisdn = turn.state["msisdn"]
-        try:
-            await self.services.bss.verify_password(msisdn, password.lstrip("*"), actor=Actor("assistant", "subscriber"))
-        except WrongPassword as err:
-            turn.state["pending"] = pending    # the prompt stays open; the back end counts the failures
-            turn.say(err.message(turn.lang))
-            return True
-        except PasswordLocked as err:
-            turn.say(err.message(turn.lang))
-            return True
-        turn.state["auth_until"] = (turn.now + AUTH_TTL).isoformat()
-        if business is not None:
-            await self._advance(turn, business, params)
-        return True
-
-    # ------------------------------------------------------------------ one-time codes
-    async def _send_otp(self, turn: _Turn, business: Business | None, params: dict[str, Any]) -> None:
-        msisdn = turn.state["msisdn"]
-        code = f"{secrets.randbelow(10**6):06d}"
-        self._pend(turn, "otp", business, params, digest=_digest(turn.conv.id, code), tries=0,
-                   code_until=(turn.now + OTP_TTL).isoformat())
-        turn.write.outbox.append((msisdn, SMS_SENDER, say("otp_sms", turn.lang, code=code), "otp"))
-        turn.say(say("otp_sent", turn.lang, masked=_mask(msisdn)))
-
-    async def _check_otp(self, turn: _Turn, business: Business | None, params: dict[str, Any],
-                         pending: dict[str, Any], code: str) -> bool:
-        if dt.datetime.fromisoformat(pending["code_until"]) <= turn.now:
-            turn.say(say("otp_expired", turn.lang))
-            await self._send_otp(turn, business, params)
-            return True
-        if not secrets.compare_digest(pending["digest"], _digest(turn.conv.id, code)):
-            tries = pending["tries"] + 1
-            if tries >= OTP_TRIES:
-                turn.say(say("otp_failed", turn.lang))
-                return True
-            turn.state["pending"] = {**pending, "tries": tries}
-            turn.say(say("otp_wrong", turn.lang, left=OTP_TRIES - tries))
-            return True
-        turn.state["verified"] = True
-        turn.state["auth_until"] = (turn.now + AUTH_TTL).isoformat()
-        if business is not None:
-            await self._advance(turn, business, params)
-        return True
-
-    def _authed(self, turn: _Turn) -> bool:
-        until = turn.state.get("auth_until")
-        return bool(until) and dt.datetime.fromisoformat(until) > turn.now
 
     # ------------------------------------------------------------------ knowledge and hand-off
     def _article_for(self, text: str):
@@ -632,16 +569,20 @@ class Assistant:
             turn.say(say("handoff_waiting", turn.lang))
             return
         pending = state.pop("pending", None) or {}
+        if turn.flow.pending is not None:      # the business the customer was in the middle of
+            pending = turn.flow.pending.as_dict()
+            turn.flow.pending = None
         last = state.get("last") or {}
         business = pending.get("business") or last.get("business")
-        slots = pending.get("params") or last.get("params") or {}
+        slots = _shown(pending.get("params") or last.get("params") or {})
         u = turn.understanding
-        if u is not None and u.intent in self.catalog.by_code and u.intent != "service.human":
-            business = u.intent
+        intended = self.catalog.by_code.get(u.intent) if u is not None else None
+        if intended is not None and self.catalog.role(intended) != "human":
+            business = intended.code
         mood = sentiment_.analyse(turn.text)
         transcript = [{"role": r["role"], "text": r["text"]} for r in await self.store.transcript(turn.conv.id)]
-        transcript.append({"role": "customer", "text": turn.text})
-        event = {"msisdn": state.get("msisdn"), "channel": turn.channel, "reason": reason, "priority": priority,
+        transcript.append({"role": "customer", "text": "******" if turn.secret else redact(turn.text)})
+        event = {"msisdn": turn.flow.msisdn, "channel": turn.channel, "reason": reason, "priority": priority,
                  "business": business, "slots": _jsonable(slots),
                  "sentiment": {"label": state.get("sentiment", mood.label), "score": round(mood.score, 2),
                                "cues": state.get("cues", list(mood.cues))},
@@ -703,8 +644,33 @@ def _choice_in(slot: Slot, text: str) -> str | None:
     return best[1] if best else None
 
 
-def _digest(salt: str, code: str) -> str:
-    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()   # a random 192-bit secret: no salt or KDF needed
+
+
+def _flow_channel(channel: str) -> str:
+    """The catalogue's name for where 小贝 is reached: web chat is the assistant channel."""
+    return "assistant" if channel == "web" else channel
+
+
+def _may_continue(conv: Conversation, channel: str, secret: str | None) -> bool:
+    """Only from the channel it started on, and on the web only with its secret."""
+    if conv.channel != channel:
+        return False
+    if channel != "web":
+        return True
+    held = conv.state.get("secret")
+    return bool(held and secret) and secrets.compare_digest(held, _digest(secret or ""))
+
+
+def _shown(params: dict[str, Any] | None) -> dict[str, Any]:
+    """Slot values as shown to the client or an agent: ID numbers and secrets masked."""
+    return {k: redact(str(v)) if isinstance(v, str) else v for k, v in (params or {}).items()}
+
+
+class Busy(DomainError):
+    code = "conversation_busy"
+    status = 409
 
 
 def _mask(msisdn: str | None) -> str | None:

@@ -487,7 +487,12 @@ class Flow:
         assert state.msisdn is not None
         if self.codes is None:
             raise DomainError("暂时无法发送验证码，请稍后再试。", "Codes cannot be sent now; please try later.")
-        sent = await self.codes.send(state.msisdn, CODE_PURPOSE, client=ctx.client, lang=ctx.lang)
+        try:
+            sent = await self.codes.send(state.msisdn, CODE_PURPOSE, client=ctx.client, lang=ctx.lang)
+        except DomainError as err:
+            if err.code == "otp_too_soon":     # a code sent moments ago is still live: it is the one to give
+                self._pend(state, "code", b, params, ctx)
+            return [_step("refused", b, text=err.message(ctx.lang), code=err.code)]
         self._pend(state, "code", b, params, ctx)
         return [_step("code", b, masked=getattr(sent, "masked", mask_msisdn(state.msisdn)))]
 
@@ -496,7 +501,7 @@ class Flow:
         try:
             await self.codes.check(state.msisdn, CODE_PURPOSE, code, client=ctx.client)
         except DomainError as err:
-            if err.status in (403, 429) or err.code in ("code_expired", "no_code", "code_locked"):
+            if err.code != "otp_wrong":      # expired, none pending, locked: this step is over
                 state.pending = None
             return [_step("refused", b, text=err.message(ctx.lang), code=err.code)]
         state.pending = None
@@ -506,8 +511,10 @@ class Flow:
     async def _number(self, state: FlowState, b: Business, pending: Pending, raw: str, ctx: Context) -> list[Step]:
         try:
             number = normalize_msisdn(raw)
-        except InvalidMsisdn as err:
-            return [_step("refused", b, text=err.message(ctx.lang), code=err.code)]
+        except InvalidMsisdn as err:     # the prompt stays open
+            return [_step("refused", b, text=err.message(ctx.lang), code="bad_msisdn")]
+        if not await self._ours(number):
+            return [_step("refused", b, text=_not_ours(ctx.lang), code="bad_msisdn")]
         state.identify(number)
         return await self._advance(state, b, pending.params, ctx)
 

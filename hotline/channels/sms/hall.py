@@ -380,13 +380,15 @@ class SmsHall:
         if talk.get("stage") in ("password", "otp"):
             turn.redact_text = True   # the message is a password or a code
         assistant = self.assistant()
-        result = await assistant.handle(turn.text, conversation_id=f"sms-{turn.msisdn}", msisdn=turn.msisdn,
-                                        channel="sms", lang=turn.lang, verified=True)
+        # The conversation id is the server's, kept in the number's SMS session; never derived from the number.
+        result = await assistant.handle(turn.text, conversation_id=talk.get("conversation"), msisdn=turn.msisdn,
+                                        channel="sms", lang=turn.lang, verified=True, client=f"sms:{turn.msisdn}")
         turn.business = result.intent if result.intent in self.catalog else turn.business
         for reply in result.replies:
             turn.say(reply.text)
         stage = result.state.get("stage", "idle")
-        turn.state["assistant"] = {"until": (turn.now + STEP_TTL).isoformat(), "stage": stage}
+        turn.state["assistant"] = {"until": (turn.now + STEP_TTL).isoformat(), "stage": stage,
+                                   "conversation": result.conversation_id}
         turn.sensitive = turn.sensitive or result.sensitive
 
     # ------------------------------------------------------------------ not understood

@@ -95,17 +95,18 @@
     (window.crypto || window.msCrypto).getRandomValues(a);
     return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
-  function newConversationId() { return "web-" + hex(16); }
 
   function loadJSON(k, fallback) {
     try { var v = JSON.parse(store.get(k)); return v == null ? fallback : v; } catch (e) { return fallback; }
   }
 
   // ------------------------------------------------------------------ state
+  // The server names a conversation and gives its secret once; both are needed to continue or resume it.
   var conversationId = store.get("conversation_id");
-  if (!conversationId || !/^[A-Za-z0-9:_-]{8,40}$/.test(conversationId)) {
-    conversationId = newConversationId();
-    store.set("conversation_id", conversationId);
+  var conversationSecret = store.get("conversation_secret");
+  if (!conversationId || !/^[A-Za-z0-9:_-]{8,40}$/.test(conversationId) || !conversationSecret) {
+    conversationId = null;
+    conversationSecret = null;
   }
   var lang = store.get("lang") === "en" ? "en" : "zh";   // 中文 unless the customer chose English
   var transcript = loadJSON("transcript", []);
@@ -370,7 +371,9 @@
       if (err) err.parentNode.removeChild(err);
       setStatus("online");
       if (lastState && lastState.handed_off) {   // hear the live chat again (position, agent, messages)
-        try { sock.send(JSON.stringify({ type: "resume", conversation_id: conversationId, lang: lang })); } catch (e) { /* closing */ }
+        if (conversationId) {
+          try { sock.send(JSON.stringify({ type: "resume", conversation_id: conversationId, secret: conversationSecret, lang: lang })); } catch (e) { /* closing */ }
+        }
       }
       flush();
     };
@@ -419,6 +422,7 @@
         continue;
       }
       item.payload.conversation_id = conversationId;
+      item.payload.secret = conversationSecret;
       try {
         ws.send(JSON.stringify(item.payload));
       } catch (e) {
@@ -447,13 +451,20 @@
     }
     if (item) markSent(item);
     setTyping();
+    if (data && data.error === "unknown conversation") {   // over or not ours: the next message starts afresh
+      conversationId = null;
+      conversationSecret = null;
+      return;
+    }
     if (!data || data.error || !Array.isArray(data.replies)) {
       errorBubble("invalid");
       return;
     }
     if (data.conversation_id && data.conversation_id !== conversationId) {
       conversationId = data.conversation_id;
+      conversationSecret = data.secret || null;
       store.set("conversation_id", conversationId);
+      store.set("conversation_secret", conversationSecret || "");
     }
     data.replies.forEach(function (r) {
       var entry = { role: "assistant", text: String(r.text || "") };
@@ -557,8 +568,10 @@
   }
 
   function newConversation() {
-    conversationId = newConversationId();
-    store.set("conversation_id", conversationId);
+    conversationId = null;
+    conversationSecret = null;
+    store.set("conversation_id", "");
+    store.set("conversation_secret", "");
     transcript = [];
     lastState = {};
     handoffShown = false;
