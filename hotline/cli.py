@@ -218,7 +218,7 @@ def sms(sender: Annotated[str, typer.Argument(metavar="FROM", help="The subscrib
 
 
 @app.command()
-def outbox(number: Annotated[Optional[str], typer.Argument(metavar="[NUMBER]", help="Only this phone's messages")] = None,
+def outbox(number: Annotated[str | None, typer.Argument(metavar="[NUMBER]", help="Only this phone's messages")] = None,
            as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
            limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="How many")] = 20) -> None:
     """Print the demo inbox, newest first: the SMS the system sent (codes included), as the phone shows them.

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from conftest import TEST_KDF_N, need
-from hotline.store.sql.tables import sms_outbox
+from hotline.store.sql.tables import demo_inbox
 
 try:
     from selenium import webdriver
@@ -129,14 +129,14 @@ class Server:
         return r.json()
 
     def newest_code(self, msisdn: str, after_id: int = 0) -> tuple[int, str]:
-        """The newest one-time code queued for ``msisdn`` (newer than ``after_id``): (row id, code)."""
+        """The newest code the phone ``msisdn`` received (the demo inbox, newer than ``after_id``): (id, code)."""
         engine = create_engine(f"sqlite:///{self.db_path}")
         try:
             def read():
                 with engine.connect() as conn:
-                    row = conn.execute(select(sms_outbox.c.id, sms_outbox.c.text)
-                                       .where(sms_outbox.c.msisdn == msisdn, sms_outbox.c.id > after_id)
-                                       .order_by(sms_outbox.c.id.desc()).limit(1)).first()
+                    row = conn.execute(select(demo_inbox.c.id, demo_inbox.c.text)
+                                       .where(demo_inbox.c.msisdn == msisdn, demo_inbox.c.id > after_id)
+                                       .order_by(demo_inbox.c.id.desc()).limit(1)).first()
                 return row
             row = poll(f"a code queued for {msisdn}", read, WAIT, self.tail)
         finally:
@@ -149,7 +149,7 @@ class Server:
         engine = create_engine(f"sqlite:///{self.db_path}")
         try:
             with engine.connect() as conn:
-                return conn.execute(select(sms_outbox.c.id).order_by(sms_outbox.c.id.desc()).limit(1)).scalar() or 0
+                return conn.execute(select(demo_inbox.c.id).order_by(demo_inbox.c.id.desc()).limit(1)).scalar() or 0
         finally:
             engine.dispose()
 

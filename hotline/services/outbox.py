@@ -37,7 +37,7 @@ from hotline.store.sql.tables import demo_inbox, sms_outbox
 
 log = logging.getLogger(__name__)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 _SECRET_DIGITS = re.compile(r"\d{4,}")
 _SECRET_TOKEN = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{6,}(?![A-Za-z0-9])")
@@ -142,7 +142,9 @@ class Outbox:
                           sent_at=now, attempts=1)
         else:
             values.update(text=text, redacted=False, status=QUEUED, next_attempt_at=now)
-        new_id = int(conn.execute(insert(sms_outbox).values(**values)).inserted_primary_key[0])
+        key = conn.execute(insert(sms_outbox).values(**values)).inserted_primary_key
+        assert key is not None
+        new_id = int(key[0])
         if self.demo:
             conn.execute(insert(demo_inbox).values(outbox_id=new_id, msisdn=msisdn, sender=sender, text=text,
                                                    delivered_at=now))
@@ -170,7 +172,7 @@ class Outbox:
              .order_by(t.c.id).limit(limit))
         if self.db.for_update:
             q = q.with_for_update(skip_locked=True)
-        rows = conn.execute(q).all()
+        rows = list(conn.execute(q).all())
         if rows:
             conn.execute(update(t).where(t.c.id.in_([r.id for r in rows]))
                          .values(status=SENDING, next_attempt_at=now + self.lease))
@@ -250,7 +252,7 @@ class Outbox:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             self._wake = None
@@ -268,7 +270,8 @@ class Outbox:
             q = select(demo_inbox).order_by(demo_inbox.c.id.desc()).limit(max(1, limit))
             if msisdn:
                 q = q.where(demo_inbox.c.msisdn == msisdn)
-            return [{"id": r.id, "outbox_id": r.outbox_id, "at": _aware(r.delivered_at).astimezone(self.clock.tz).isoformat(),
+            return [{"id": r.id, "outbox_id": r.outbox_id,
+                     "at": _aware(r.delivered_at).astimezone(self.clock.tz).isoformat(),
                      "from": r.sender, "to": r.msisdn, "text": r.text} for r in conn.execute(q)]
         return self.db.run_sync(job, write=False)
 

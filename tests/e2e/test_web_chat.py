@@ -2,7 +2,7 @@
 
 `hotline serve` runs as a subprocess on a free loopback port over a fresh SQLite database seeded with
 the demo population; Selenium drives Debian's chromium through chromedriver at a phone-sized window.
-The one-time code "sent by SMS" is read from the server's ``sms_outbox`` table, as a phone would receive
+The one-time code "sent by SMS" is read from the server's demo inbox (``demo_inbox``), as a phone would receive
 it. Every wait is bounded (explicit waits, no sleeps); the browser and the server are always stopped.
 Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (Debian's chromium and chromium-driver);
 without them the module is skipped with the reason (a failure under ``HOTLINE_REQUIRE_ALL=1``).
