@@ -41,6 +41,7 @@ AGENT_PW = "desk-pass-1"
 ADMIN_PW = "admin-pass-1"
 HOST = "http://hotline.test"
 WAIT = 10.0
+REVOKED = 4401     # the desk page signs out on this close code
 
 
 def accounts_for(hl) -> Accounts:
@@ -300,7 +301,7 @@ def test_a_password_change_or_a_disabled_account_ends_sessions_and_the_socket(hl
             first_view(ws)
             admin = {"Cookie": f"{COOKIE}={tokens['m3001']}"}
             assert http.patch("/api/v1/desk/accounts/a1001", json=body, headers=admin).status_code == 200
-            closed = closed_with(ws, desk_routes.REVOKED, ping=True)
+            closed = closed_with(ws, REVOKED, ping=True)
             assert "revoked" in closed.rcvd.reason
         me = http.get("/api/v1/desk/me", headers={"Cookie": f"{COOKIE}={tokens['a1001']}"})
         assert me.status_code == 401
@@ -310,14 +311,14 @@ def test_a_password_change_or_a_disabled_account_ends_sessions_and_the_socket(hl
 
 
 def test_a_silent_socket_is_closed_when_its_session_is_revoked(hl, tokens, monkeypatch):
-    monkeypatch.setattr(desk_routes, "SESSION_CHECK_EVERY", 0.2)
+    monkeypatch.setattr(desk_routes, "SESSION_CHECK_EVERY", 0.2, raising=False)
     with Server(hl) as server, httpx.Client(base_url=server.url, timeout=WAIT) as http:
         with server.socket(tokens["a1002"]) as ws:
             first_view(ws)
             admin = {"Cookie": f"{COOKIE}={tokens['m3001']}"}
             assert http.patch("/api/v1/desk/accounts/a1002", json={"password": "new-pass-33"},
                               headers=admin).status_code == 200
-            closed_with(ws, desk_routes.REVOKED, ping=False)
+            closed_with(ws, REVOKED, ping=False)
 
 
 # ------------------------------------------------------------------------------------------ origin, headers
