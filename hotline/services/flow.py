@@ -467,6 +467,35 @@ class Flow:
         step.items = [self._what(x, p, ctx) for x, p in rest]
         return steps + [step]
 
+    # -------------------------------------------------------------- a form, confirmed outside the flow
+    async def check(self, state: FlowState, b: Business, raw: dict[str, Any], ctx: Context) -> tuple[
+            dict[str, Any], Confirm | None]:
+        """For a channel that shows a whole form and confirms by itself (the desk: the agent reads the
+        confirmation to the customer): the bound parameters and what to confirm, after the same checks
+        the conversation runs — the channel, the number, the assurance, every required slot."""
+        if ctx.channel not in b.channels:
+            guide = b.guide.get(ctx.channel, ctx.lang) if b.guide else self._name(b, ctx)
+            raise NotOnChannel(guide, guide)
+        level = needed(self.services, b)
+        if level > Level.NONE:
+            if state.msisdn is None or not await self._ours(state.msisdn):
+                raise SubscriberNotFound(_not_ours("zh"), _not_ours("en"))
+            if state.level(ctx.channel, ctx.now) < level:
+                raise NotAssured("该业务需先核实客户身份。", "This business needs the customer verified first.")
+        params = self.services.bind(b, raw)
+        if self.catalog.cancels(b, params) and state.msisdn and "product" in params:
+            await self.services.check_cancellable(state.msisdn, params["product"])
+        return params, self._confirm(b, params, ctx) if self.catalog.confirmed(b) else None
+
+    async def carry_out(self, state: FlowState, b: Business, raw: dict[str, Any], ctx: Context) -> Done:
+        """Run a business whose confirmation the channel took itself; ``ctx.key`` makes a retry run once."""
+        params, _ = await self.check(state, b, raw, ctx)
+        steps = await self._execute(state, b, params, ctx, f"{ctx.channel}:{ctx.key}")
+        done = steps[-1]
+        if not isinstance(done, Done):
+            raise MissingSlot(b, b.slots[0]) if b.slots else DomainError("无法办理。", "Cannot be done.")
+        return done
+
     # -------------------------------------------------------------- identity
     async def _password(self, state: FlowState, b: Business, pending: Pending, secret: str,
                         ctx: Context) -> list[Step]:
@@ -546,6 +575,16 @@ class Flow:
     @staticmethod
     def _name(b: Business, ctx: Context) -> str:
         return b.name_en if ctx.en else b.name_zh
+
+
+class NotOnChannel(DomainError):
+    code = "not_on_channel"
+    status = 403
+
+
+class NotAssured(DomainError):
+    code = "verification_required"
+    status = 403
 
 
 def _not_ours(lang: str) -> str:
