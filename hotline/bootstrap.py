@@ -64,7 +64,7 @@ class Hotline:
     def apikeys(self) -> "ApiKeys":
         """API credentials: hashed keys with scopes, and HOTLINE_API_TOKEN as the master credential."""
         from hotline.api.keys import ApiKeys
-        return ApiKeys(self.db, self.services.clock, self.settings.api_token)
+        return ApiKeys(self.db, self.services.clock, self.settings)
 
     @cached_property
     def rollovers(self) -> "RolloverJobs":

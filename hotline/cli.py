@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import uuid
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from hotline.api.keys import SCOPES
 from hotline.bootstrap import Hotline, bootstrap
 from hotline.bss.port import Actor
-from hotline.config import load_settings
+from hotline.config import Settings, load_settings
 from hotline.domain.errors import DomainError
 from hotline.domain.products import yuan
 from hotline.routing.staffing_cli import staffing
@@ -24,7 +27,9 @@ app = typer.Typer(help="hotline: omnichannel customer service for mobile operato
 subscriber_app = typer.Typer(help="Look up subscribers.", no_args_is_help=True)
 billing_app = typer.Typer(help="Billing cycles.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys: credentials with scopes for /api/v1.", no_args_is_help=True)
 app.add_typer(subscriber_app, name="subscriber")
+app.add_typer(apikey_app, name="apikey")
 app.add_typer(billing_app, name="billing")
 app.add_typer(db_app, name="db")
 app.command("staffing")(staffing)
@@ -52,6 +57,7 @@ def serve(host: Annotated[Optional[str], typer.Option(help="Listen address")] = 
 
     settings = load_settings(host=host, port=port)
     hl = bootstrap(settings)
+    loopback = _is_loopback(settings.host)
     if settings.seed_demo:
         report = seed_demo_if_empty(hl.db, hl.bss.products, clock=hl.bss.clock, kdf_n=settings.password_kdf_n,
                                     synthetic=settings.demo_subscribers)
@@ -61,13 +67,101 @@ def serve(host: Annotated[Optional[str], typer.Option(help="Listen address")] = 
         agents = seed_demo_agents(hl.db, kdf_n=settings.password_kdf_n, clock=hl.services.clock)
         if agents:
             console.print(f"Seeded {agents} demo desk accounts (logins in the README).")
-    console.print(f"hotline on http://{settings.host}:{settings.port}  (API docs: /docs)  "
-                  f"database: {hl.db.url.render_as_string(hide_password=True)}")
+    demo_key = _demo_api_key(hl, create=settings.seed_demo and loopback)
+    if not loopback:
+        _refuse_public_demo(hl, demo_key)
+    base = f"http://{f'[{settings.host}]' if ':' in settings.host else settings.host}:{settings.port}"
+    console.print(f"hotline on {base}  database: {hl.db.url.render_as_string(hide_password=True)}", highlight=False)
+    for label, path in (("API docs", "/docs"), ("web chat", "/chat/"), ("agent desk", "/desk/"),
+                        ("wallboard", "/wallboard/")):
+        console.print(f"  {label:<11}{base}{path}", highlight=False)
+    if demo_key:
+        console.print(f"  demo API key (all scopes, kept in {_demo_key_path(settings)}):\n    {demo_key}\n"
+                      f"  try: curl -H \"Authorization: Bearer {demo_key}\" {base}/api/v1/subscribers/13800138000",
+                      highlight=False, soft_wrap=True)
     try:
         uvicorn.run(create_app(hl), host=settings.host, port=settings.port, backlog=4096,
                     log_level=settings.log_level)
     finally:
         hl.close()
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+DEMO_KEY_FILE = "demo-api-key"
+
+
+def _is_loopback(host: str) -> bool:
+    return host.strip("[]").lower() in LOOPBACK
+
+
+def _demo_key_path(settings: Settings) -> Path:
+    return settings.data_dir / DEMO_KEY_FILE
+
+
+def _demo_api_key(hl: Hotline, *, create: bool) -> str | None:
+    """The demo API key (all scopes) kept in the data dir, if it is still valid; with ``create``, made once.
+
+    Only its hash is in the database; the clear key sits in a file only its owner can read (0600), so a
+    restart prints the same key. Revoke it (``hotline apikey revoke``) and delete the file to retire it.
+    """
+    path = _demo_key_path(hl.settings)
+    if path.exists():
+        token = path.read_text().strip()
+        if token and hl.apikeys.valid(token) is not None:
+            return token
+    if not create:
+        return None
+    _, token = hl.apikeys.create(SCOPES, name="demo", created_by="serve")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    os.chmod(path, 0o600)   # when the file was there before, with other modes
+    return token
+
+
+def _demo_desk_logins(hl: Hotline) -> list[str]:
+    """Demo desk accounts that still open with their published demo password."""
+    import tomllib
+
+    from sqlalchemy import select
+
+    from hotline.desk.accounts import DEMO_AGENTS
+    from hotline.domain.password import verify_password
+    from hotline.store.sql.tables import desk_agents
+
+    with open(DEMO_AGENTS, "rb") as fh:
+        data = tomllib.load(fh)
+    logins = [a["login"] for a in data["agents"]]
+    rows = hl.db.run_sync(lambda c: c.execute(select(desk_agents.c.login, desk_agents.c.role,
+                                                     desk_agents.c.password_hash, desk_agents.c.active)
+                                              .where(desk_agents.c.login.in_(logins))).all(), write=False)
+    return [r.login for r in rows if r.active and r.role in data["passwords"]
+            and verify_password(data["passwords"][r.role], r.password_hash)]
+
+
+def _refuse_public_demo(hl: Hotline, demo_key: str | None) -> None:
+    """Demo credentials are published in the README: never let them face a network."""
+    problems: list[str] = []
+    if demo_key:
+        problems.append(f"the demo API key in {_demo_key_path(hl.settings)} is valid: revoke it "
+                        "(hotline apikey list; hotline apikey revoke ID) and delete the file")
+    desk = _demo_desk_logins(hl)
+    if desk:
+        problems.append(f"demo desk accounts still have their demo passwords ({', '.join(desk)}): change "
+                        "them or disable these accounts")
+    if not problems:
+        return
+    console.print(f"[red]拒绝在非本机地址 {hl.settings.host} 上启动：演示凭据仍然有效。[/red]\n"
+                  f"Refusing to listen on {hl.settings.host}: demo credentials are in force, and anyone who "
+                  "has read the README could use them.", highlight=False)
+    for p in problems:
+        console.print(f"  - {p}", highlight=False)
+    console.print("Fix: set HOTLINE_SEED_DEMO=false (no demo data, no demo key) and create your own "
+                  "credentials (hotline apikey create --scope read ...), or bind to 127.0.0.1 for a demo.",
+                  highlight=False)
+    hl.close()
+    raise typer.Exit(2)
 
 
 @app.command()
@@ -353,14 +447,79 @@ def chat(msisdn: Annotated[str, typer.Argument(help="The customer's number (this
 
 
 @billing_app.command("rollover")
-def billing_rollover(cycle: Annotated[Optional[int], typer.Option(help="Target cycle YYYYMM (default: now)")] = None) -> None:
+def billing_rollover(cycle: Annotated[int | None, typer.Option(
+        help="Target cycle YYYYMM: the current one (default) or earlier; only ended cycles are closed")] = None,
+) -> None:
     """Close billing cycles up to the target: bills, monthly fees, expiry, plan changes, arrears."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from hotline.bss.rollover import check_target, pending_accounts, rollover_all
+
     hl = _open()
     try:
-        n = asyncio.run(hl.bss.rollover(cycle))
+        target = check_target(hl.bss, cycle)
+        total = asyncio.run(pending_accounts(hl.bss, target))
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=console, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task(f"rollover to {target}", total=total)
+            n = asyncio.run(rollover_all(hl.bss, target, lambda done, _: bar.update(task, completed=done)))
+    except DomainError as err:
+        _fail(err)
     finally:
         hl.close()
     console.print(f"Rolled {n} account-cycles.")
+
+
+@apikey_app.command("create")
+def apikey_create(scope: Annotated[list[str], typer.Option("--scope", help="read, write, billing or admin; "
+                                                           "repeat for several")],
+                  name: Annotated[str, typer.Option(help="What the key is for (shown in lists)")] = "",
+                  as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """Create an API key and print it once: only its hash is kept."""
+    hl = _open()
+    try:
+        key, token = hl.apikeys.create(scope, name=name, created_by="cli")
+    except DomainError as err:
+        _fail(err)
+    finally:
+        hl.close()
+    if as_json:
+        print(json.dumps({**key.as_dict(), "key": token}, ensure_ascii=False))
+        return
+    console.print(f"API key {key.id} ({key.prefix}, scopes: {' '.join(sorted(key.scopes))}). "
+                  "Shown once, keep it safe:", highlight=False)
+    print(token)
+
+
+@apikey_app.command("list")
+def apikey_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """List API keys (id, prefix, name, scopes, revoked); the keys themselves are not stored."""
+    hl = _open()
+    try:
+        keys = hl.apikeys.list()
+    finally:
+        hl.close()
+    if as_json:
+        print(json.dumps([k.as_dict() for k in keys], ensure_ascii=False))
+        return
+    t = Table("id", "prefix", "name", "scopes", "created", "status")
+    for k in keys:
+        t.add_row(k.id, k.prefix, k.name, " ".join(s for s in SCOPES if s in k.scopes), k.created_at[:19],
+                  "revoked" if k.revoked else "active")
+    console.print(t)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(ident: Annotated[str, typer.Argument(metavar="ID", help="The key's id or prefix")]) -> None:
+    """Revoke an API key: refused at once by this server, within seconds by running ones."""
+    hl = _open()
+    try:
+        key = hl.apikeys.revoke(ident)
+    except DomainError as err:
+        _fail(err)
+    finally:
+        hl.close()
+    console.print(f"Revoked API key {key.id} ({key.prefix}).", highlight=False)
 
 
 @db_app.command("upgrade")

@@ -90,3 +90,13 @@ def hl(settings, clock) -> Hotline:
     app = bootstrap(settings, clock=clock)
     yield app
     app.close()
+
+
+@pytest.fixture
+def api_key(hl):
+    """Make API keys on ``hl``: ``api_key("read")`` → the ``Authorization`` header of a new key with those
+    scopes (every scope when none is named)."""
+    def make(*scopes: str, name: str = "test") -> dict[str, str]:
+        _, token = hl.apikeys.create(scopes or ("read", "write", "billing", "admin"), name=name)
+        return {"Authorization": f"Bearer {token}"}
+    return make

@@ -13,7 +13,8 @@ from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from hotline.domain.errors import Conflict, SubscriberNotFound
 from hotline.domain.subscriber import Brand, PaymentType, StarLevel, Status, Subscriber
-from hotline.store.sql.tables import audit_log, ledger, orders, subscribers, subscriptions
+from hotline.services import audit
+from hotline.store.sql.tables import ledger, orders, subscribers, subscriptions
 
 INSERT_ORDER = insert(orders)
 
@@ -120,7 +121,6 @@ class Effects:
 
 _INSERT_LEDGER = insert(ledger)
 _INSERT_SUBSCRIPTION = insert(subscriptions)
-_INSERT_AUDIT = insert(audit_log)
 _END_SUBSCRIPTION = (update(subscriptions).where(subscriptions.c.id == bindparam("p_id"))
                      .values(end_cycle=bindparam("p_end")))
 
@@ -143,18 +143,18 @@ def apply_effects(conn: Connection, sub: Subscriber, fx: Effects, order_id: int 
     if fx.end_holdings:
         conn.execute(_END_SUBSCRIPTION, _rows([{"p_id": h, "p_end": e} for h, e in fx.end_holdings]))
     if fx.audit:
-        conn.execute(_INSERT_AUDIT, _rows([
-            {"at": fx.now, "channel": channel, "actor": actor, "action": action, "subscriber_id": sub.id,
-             "msisdn": sub.msisdn, "order_id": order_id, "detail": json.dumps(detail, ensure_ascii=False)}
-            for action, detail in fx.audit]))
+        audit.record_many(conn, [
+            audit.row(at=fx.now, channel=channel, actor=actor, action=action, subscriber_id=sub.id,
+                      msisdn=sub.msisdn, order_id=order_id, detail=detail)
+            for action, detail in fx.audit])
 
 
 def write_audit(conn: Connection, at: dt.datetime, channel: str, actor: str, action: str,
                 msisdn: str | None, subscriber_id: int | None = None,
                 detail: dict[str, Any] | None = None) -> None:
-    conn.execute(insert(audit_log).values(
-        at=at, channel=channel, actor=actor, action=action, msisdn=msisdn, subscriber_id=subscriber_id,
-        detail=json.dumps(detail or {}, ensure_ascii=False)))
+    """One audit row through the AuditLog (kept for the BSS's callers)."""
+    audit.record(conn, at=at, channel=channel, actor=actor, action=action, msisdn=msisdn,
+                 subscriber_id=subscriber_id, detail=detail)
 
 
 def _order_read(lock: bool) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from typing import Any, Callable
 
 from sqlalchemy import Connection, desc, func, insert, select
@@ -32,6 +31,7 @@ from hotline.domain.msisdn import normalize_msisdn
 from hotline.domain.products import (Billing, Effective, Product, ProductCatalog, ProductKind,
                                      check_affordable, check_eligible, require_active, yuan)
 from hotline.domain.subscriber import PaymentType, Status, Subscriber
+from hotline.services import audit
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import bill_items, bills, orders, usage_counters, usage_records
 
@@ -580,21 +580,26 @@ class ReferenceBSS(MoneyIn):
             sub = rec.load_subscriber(conn, msisdn)
             rows = conn.execute(select(orders).where(orders.c.subscriber_id == sub.id)
                                 .order_by(desc(orders.c.id)).limit(limit)).all()
+            rec.write_audit(conn, self.clock.now(), actor.channel, actor.id, "orders.view", msisdn, sub.id,
+                            {"limit": limit})
             return [{"id": r.id, "kind": r.kind, "product": r.product_code, "status": r.status,
                      "amount_fen": r.amount_fen, "channel": r.channel, "actor": r.actor,
                      "params": r.params, "result": r.result, "created_at": r.created_at.isoformat()}
                     for r in rows]
-        return await self.db.run(job, write=False)
+        return await self.db.run(job)
 
-    async def audit_trail(self, msisdn: str, limit: int = 100) -> list[dict[str, Any]]:
+    async def audit_trail(self, msisdn: str, limit: int = 100, actor: Actor | None = None) -> list[dict[str, Any]]:
+        """The number's audit trail, newest first; reading it is itself audited when an actor is named."""
         msisdn = normalize_msisdn(msisdn)
 
         def job(conn: Connection) -> list[dict[str, Any]]:
-            rows = conn.execute(select(rec.audit_log).where(rec.audit_log.c.msisdn == msisdn)
-                                .order_by(desc(rec.audit_log.c.id)).limit(limit)).all()
-            return [{"at": r.at.isoformat(), "channel": r.channel, "actor": r.actor, "action": r.action,
-                     "order_id": r.order_id, "detail": json.loads(r.detail or "{}")} for r in rows]
-        return await self.db.run(job, write=False)
+            trail = audit.trail(conn, msisdn, limit)
+            if actor is not None:
+                sub = rec.load_subscriber(conn, msisdn)
+                rec.write_audit(conn, self.clock.now(), actor.channel, actor.id, "audit.view", msisdn, sub.id,
+                                {"limit": limit})
+            return trail
+        return await self.db.run(job, write=actor is not None)
 
     async def rollover(self, target_cycle: int | None = None) -> int:
         from hotline.bss.rollover import rollover_all

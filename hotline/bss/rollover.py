@@ -8,14 +8,19 @@ crash half-way leaves every account either rolled or not, and a rerun carries on
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select
 
 from hotline.bss import records as rec
 from hotline.bss.records import Effects
-from hotline.domain.billing import (BILL_CATEGORIES, SUSPENSION_FEE_FEN, cycle_label_zh, cycle_of,
-                                    next_cycle)
+from hotline.domain.billing import BILL_CATEGORIES, SUSPENSION_FEE_FEN, cycle_label_zh, cycle_of, next_cycle
+from hotline.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from hotline.domain.products import Billing
 from hotline.domain.subscriber import Status
 from hotline.store.sql.tables import bill_items, bills, ledger, subscribers
@@ -24,12 +29,39 @@ if TYPE_CHECKING:
     from hotline.bss.reference import ReferenceBSS
 
 BATCH = 500
+log = logging.getLogger(__name__)
 
 
-async def rollover_all(bss: "ReferenceBSS", target: int | None = None) -> int:
-    """Roll every subscriber up to ``target`` (default: the clock's cycle). Returns accounts rolled."""
-    target = target or cycle_of(bss.clock.today())
-    rolled, after_id = 0, 0
+def check_target(bss: ReferenceBSS, target: int | None) -> int:
+    """The cycle to roll up to: by default the current one. Only cycles that have ended can be closed, so a
+    target after the current cycle is refused (it would bill months nobody has lived yet)."""
+    current = cycle_of(bss.clock.today())
+    if target is None:
+        return current
+    if not 1 <= target % 100 <= 12:
+        raise InvalidInput("账期格式应为YYYYMM，例如202612。", "A cycle is YYYYMM, for example 202612.",
+                           cycle=target)
+    if target > current:
+        raise InvalidInput(f"只能结算已结束的账期：目标账期{target}晚于当前账期{current}。",
+                           f"Only cycles that have ended can be closed: {target} is after the current cycle "
+                           f"{current}.", cycle=target, current=current)
+    return target
+
+
+async def pending_accounts(bss: ReferenceBSS, target: int) -> int:
+    """How many accounts are behind ``target`` (the work a rollover has to do)."""
+    def job(conn: Connection) -> int:
+        return int(conn.execute(select(func.count()).select_from(subscribers)
+                                .where(subscribers.c.cycle < target)).scalar_one())
+    return await bss.db.run(job, write=False)
+
+
+async def rollover_all(bss: ReferenceBSS, target: int | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> int:
+    """Roll every subscriber up to ``target`` (default: the clock's cycle; never a later one). Returns
+    account-cycles rolled; ``progress(accounts_done, account_cycles)`` is called after each account."""
+    target = check_target(bss, target)
+    rolled, done, after_id = 0, 0, 0
     while True:
         ids = await bss.db.run(_pending_ids, target, after_id, write=False)
         if not ids:
@@ -37,7 +69,90 @@ async def rollover_all(bss: "ReferenceBSS", target: int | None = None) -> int:
         for sub_id in ids:
             while await bss.db.run(roll_one, bss, sub_id, target):
                 rolled += 1
+            done += 1
+            if progress is not None:
+                progress(done, rolled)
         after_id = ids[-1]
+
+
+@dataclass
+class RolloverJob:
+    """One rollover in the background: what was asked, by whom, and how far it got."""
+
+    id: str
+    target: int
+    requested_by: str
+    total: int                      # accounts behind the target when it started
+    done: int = 0                   # accounts brought up to the target
+    rolled: int = 0                 # account-cycles closed
+    status: str = "running"         # running | done | failed
+    started_at: str = ""
+    finished_at: str | None = None
+    error: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"job_id": self.id, "target_cycle": self.target, "status": self.status,
+                "total_accounts": self.total, "done_accounts": self.done, "rolled": self.rolled,
+                "progress": round(self.done / self.total, 4) if self.total else 1.0,
+                "requested_by": self.requested_by, "started_at": self.started_at,
+                "finished_at": self.finished_at, "error": self.error}
+
+
+class RolloverJobs:
+    """Rollovers started over the API: one at a time per process, the last ``KEEP`` remembered.
+
+    Each account is its own transaction, so a job cut short (a restart) leaves every account rolled or
+    not, and the next job carries on. Progress lives in the process that runs the job.
+    """
+
+    KEEP = 20
+
+    def __init__(self, bss: ReferenceBSS) -> None:
+        self.bss = bss
+        self.jobs: dict[str, RolloverJob] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, target: int | None, requested_by: str) -> RolloverJob:
+        chosen = check_target(self.bss, target)
+        running = [j for j in self.jobs.values() if j.status == "running"]
+        if running:
+            raise Conflict("已有月结任务在运行，请等待其完成。", "A rollover is already running; wait for it to end.",
+                           job_id=running[0].id)
+        total = await pending_accounts(self.bss, chosen)
+        job = RolloverJob(uuid.uuid4().hex[:16], chosen, requested_by, total,
+                          started_at=self.bss.clock.now().isoformat())
+        self.jobs[job.id] = job
+        for old in [j.id for j in self.jobs.values() if j.status != "running"][:-self.KEEP]:
+            del self.jobs[old]
+        task = asyncio.create_task(self._run(job), name=f"rollover-{job.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+    def get(self, job_id: str) -> RolloverJob:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFound("没有找到该月结任务。", "There is no such rollover job.", job_id=job_id)
+        return job
+
+    async def wait(self) -> None:
+        """Until every running job has ended (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _run(self, job: RolloverJob) -> None:
+        def progress(done: int, rolled: int) -> None:
+            job.done, job.rolled = done, rolled
+        try:
+            job.rolled = await rollover_all(self.bss, job.target, progress)
+            job.done, job.status = max(job.done, job.total), "done"
+        except DomainError as err:
+            job.status, job.error = "failed", err.as_dict()
+        except Exception as err:  # noqa: BLE001 (the job reports it; the server keeps running)
+            log.exception("rollover %s failed", job.id)
+            job.status, job.error = "failed", {"code": "internal_error", "message_en": type(err).__name__}
+        finally:
+            job.finished_at = self.bss.clock.now().isoformat()
 
 
 def _pending_ids(conn: Connection, target: int, after_id: int) -> list[int]:
@@ -46,7 +161,7 @@ def _pending_ids(conn: Connection, target: int, after_id: int) -> list[int]:
                              .order_by(subscribers.c.id).limit(BATCH)).scalars())
 
 
-def roll_one(conn: Connection, bss: "ReferenceBSS", sub_id: int, target: int) -> bool:
+def roll_one(conn: Connection, bss: ReferenceBSS, sub_id: int, target: int) -> bool:
     """Move one subscriber forward by one cycle if it is behind ``target``. True if it moved."""
     row = conn.execute(select(subscribers.c.msisdn, subscribers.c.cycle)
                        .where(subscribers.c.id == sub_id)).first()
@@ -106,7 +221,7 @@ def _bill(conn: Connection, sub_id: int, cycle: int, now, skip_empty: bool = Fal
         return  # a closed number gets its final bill, then no more empty ones
     total = -sum(int(r[2]) for r in rows)
     bill_id = conn.execute(insert(bills).values(subscriber_id=sub_id, cycle=cycle, total_fen=total,
-                                                created_at=now)).inserted_primary_key[0]
+                                                created_at=now).returning(bills.c.id)).scalar_one()
     if rows:
         conn.execute(insert(bill_items), [
             {"bill_id": bill_id, "category": BILL_CATEGORIES.get(k, k), "description": d, "amount_fen": -int(a)}

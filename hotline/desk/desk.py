@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from hotline.catalog.catalog import Catalog
 from hotline.desk.accounts import Agent
@@ -27,8 +27,9 @@ from hotline.domain.billing import Clock
 from hotline.domain.errors import DomainError, InvalidInput, NotFound
 from hotline.domain.msisdn import mask_msisdn
 from hotline.routing.model import AgentState, Contact, ContactStatus, Event, Presence, RoutingError
+from hotline.services import audit
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import audit_log, conversations, handoffs
+from hotline.store.sql.tables import conversations, handoffs
 
 DATA = Path(__file__).with_name("data")
 MAX_TEXT = 2000
@@ -448,8 +449,8 @@ def _release(conn: Connection, conversation_id: str, clock: Clock) -> None:
 
 
 def _audit(conn: Connection, login: str, action: str, msisdn: str | None, detail: str, clock: Clock) -> None:
-    conn.execute(insert(audit_log).values(at=clock.now(), channel="desk", actor=login[:64], action=action,
-                                          msisdn=msisdn, detail=detail))
+    audit.record(conn, at=clock.now(), channel="desk", actor=login, action=action, msisdn=msisdn,
+                 detail={"contact_id": detail} if detail else {})
 
 
 # ---------------------------------------------------------------------------------------- the customer's socket

@@ -10,9 +10,9 @@ pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture
-async def client(hl):
+async def client(hl, api_key):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(hl)),
-                                 base_url="http://hotline.test") as c:
+                                 base_url="http://hotline.test", headers=api_key()) as c:
         yield c
 
 
@@ -36,12 +36,13 @@ async def test_health_docs_and_openapi(client):
 
 async def test_profile_is_masked_and_accepts_any_spelling_of_the_number(client, hl):
     make_subscriber(hl, "13800138000", name="张三")
-    r = await client.get("/api/v1/subscribers/+86 138-0013-8000", headers={"X-Hotline-Actor": "A1001"})
+    r = await client.get("/api/v1/subscribers/+86 138-0013-8000")
     assert r.status_code == 200
     body = r.json()
     assert body["msisdn"] == "13800138000" and body["name"] == "张*" and body["balance_fen"] == 10_000
     audit = (await client.get("/api/v1/subscribers/13800138000/audit")).json()
-    assert audit[0]["action"] == "profile.view" and audit[0]["actor"] == "A1001"
+    (key,) = hl.apikeys.list()
+    assert audit[0]["action"] == "profile.view" and audit[0]["actor"] == f"apikey:{key.id}"
 
 
 @pytest.mark.parametrize("number,code", [("1380013800", "invalid_msisdn"), ("13012345678", "invalid_msisdn"),
@@ -114,9 +115,10 @@ async def test_products_listing(client):
     assert_bilingual(await client.get("/api/v1/nowhere"), 404)
 
 
-async def test_api_token_when_configured(hl):
+async def test_api_token_when_configured(hl, api_key):
     hl.settings.api_token = "s3cret"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(hl)), base_url="http://t") as c:
         assert_bilingual(await c.get("/api/v1/products"), 401)
         ok = await c.get("/api/v1/products", headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
+        assert (await c.get("/api/v1/products", headers=api_key("read"))).status_code == 200

@@ -55,10 +55,16 @@ def test_serve_seeds_the_demo_population_and_answers(tmp_path):
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "server did not start within 60 s"
                 time.sleep(0.2)
-        r = httpx.get(f"http://127.0.0.1:{port}/api/v1/subscribers/13700137000", timeout=5)
+        url = f"http://127.0.0.1:{port}/api/v1/subscribers/13700137000"
+        assert httpx.get(url, timeout=5).status_code == 401           # closed by default
+        key_file = tmp_path / "var" / "demo-api-key"
+        key = key_file.read_text().strip()
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        r = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=5)
         assert r.status_code == 200 and r.json()["status"]["name_zh"] == "停机保号"
         assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5).status_code == 200
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        out = server.communicate(timeout=20)[0]
+    assert key in out and f"http://127.0.0.1:{port}/desk/" in out     # the key is printed with every URL
     assert (tmp_path / "var" / "hotline.db").exists()

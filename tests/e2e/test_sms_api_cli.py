@@ -12,10 +12,10 @@ from test_cli import cli_env, run_cli
 
 
 @pytest.fixture
-async def client(hl, clock):
+async def client(hl, clock, api_key):
     seed_demo_if_empty(hl.db, hl.bss.products, clock=clock, kdf_n=TEST_KDF_N, synthetic=0)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(hl)),
-                                 base_url="http://hotline.test") as c:
+                                 base_url="http://hotline.test", headers=api_key("write")) as c:
         yield c
 
 

@@ -1,5 +1,7 @@
 """The monthly rollover: bills, monthly fees, pack expiry, next-cycle plan changes, arrears."""
 
+import datetime as dt
+
 import pytest
 
 from factories import make_subscriber
@@ -9,10 +11,16 @@ from hotline.domain.errors import Conflict, NotEligible
 ME = Actor("test", "subscriber")
 
 
+async def roll(hl, cycle: int) -> int:
+    """Roll up to ``cycle`` on its first day: only cycles that have ended can be closed."""
+    hl.bss.clock.at = dt.datetime(cycle // 100, cycle % 100, 1, 0, 5, tzinfo=hl.bss.clock.tz)
+    return await hl.bss.rollover(cycle)
+
+
 async def test_bill_fees_and_points_at_rollover(hl):
     m = make_subscriber(hl, balance_fen=20_000, holdings=(("vas.migu_music_vip", False),))
     await hl.bss.subscribe(m, "pack.data_1g_month", key="pack", actor=ME)   # ¥10 one-off this month
-    assert await hl.bss.rollover(202612) == 1
+    assert await roll(hl, 202612) == 1
     bills = await hl.bss.bills(m, ME)
     assert bills[0]["cycle"] == 202611 and bills[0]["total_fen"] == 1000
     view = await hl.bss.profile(m, ME)
@@ -29,7 +37,7 @@ async def test_one_off_packs_expire_monthly_packs_renew(hl):
     await hl.bss.subscribe(m, "pack.data_5g_monthly", key="monthly", actor=ME)
     before = await hl.bss.profile(m, ME)
     assert before["usage"]["data_mb"]["included"] == 1024 + 1024 + 5120
-    await hl.bss.rollover(202612)
+    await roll(hl, 202612)
     after = await hl.bss.profile(m, ME)
     codes = {s["code"] for s in after["subscriptions"]}
     assert "pack.data_1g_month" not in codes and "pack.data_5g_monthly" in codes
@@ -42,7 +50,7 @@ async def test_cancelled_monthly_pack_runs_out_the_paid_month_and_is_not_charged
     r = await hl.bss.unsubscribe(m, "pack.data_5g_monthly", key="cancel", actor=ME)
     assert r.result["valid_until_cycle"] == 202611
     assert (await hl.bss.profile(m, ME))["usage"]["data_mb"]["included"] == 1024 + 5120
-    await hl.bss.rollover(202612)
+    await roll(hl, 202612)
     view = await hl.bss.profile(m, ME)
     assert view["usage"]["data_mb"]["included"] == 1024
     assert view["charges_this_cycle_fen"] == 1800
@@ -57,7 +65,7 @@ async def test_plan_change_applies_next_cycle_with_its_included_services(hl):
     assert now["plan"]["code"] == "plan.gotone_5g_128" and now["next_plan"]["code"] == "plan.gotone_5g_198"
     with pytest.raises(Conflict):
         await hl.bss.change_plan(m, "plan.gotone_5g_198", key="again", actor=ME)
-    await hl.bss.rollover(202612)
+    await roll(hl, 202612)
     view = await hl.bss.profile(m, ME)
     assert view["plan"]["code"] == "plan.gotone_5g_198" and view["next_plan"] is None
     in_plan = {s["code"] for s in view["subscriptions"] if s["in_plan"]}
@@ -77,7 +85,7 @@ async def test_running_out_of_credit_at_rollover_suspends_for_arrears(hl):
     postpaid = make_subscriber(hl, "13800000002", balance_fen=-4_000, payment_type="postpaid",
                                credit_limit_fen=5_000)                       # -40 - 18 < -50
     rich = make_subscriber(hl, "13800000003", balance_fen=100_000)
-    await hl.bss.rollover(202612)
+    await roll(hl, 202612)
     statuses = {m: (await hl.bss.get_subscriber(m)).status.value for m in (prepaid, postpaid, rich)}
     assert statuses == {prepaid: "suspended_arrears", postpaid: "suspended_arrears", rich: "active"}
     r = await hl.bss.recharge(prepaid, 500, key="not-enough", actor=ME)
@@ -89,15 +97,15 @@ async def test_running_out_of_credit_at_rollover_suspends_for_arrears(hl):
 async def test_voluntary_suspension_pays_the_keep_number_fee_instead_of_the_plan(hl):
     m = make_subscriber(hl, balance_fen=10_000, status="suspended_voluntary",
                         holdings=(("vas.migu_music_vip", False),))
-    await hl.bss.rollover(202612)
+    await roll(hl, 202612)
     view = await hl.bss.profile(m, ME)
     assert view["charges_this_cycle_fen"] == 500 and view["balance_fen"] == 9_500
 
 
 async def test_rollover_is_idempotent_and_catches_up_several_months(hl):
     m = make_subscriber(hl, balance_fen=100_000)
-    assert await hl.bss.rollover(202702) == 3
-    assert await hl.bss.rollover(202702) == 0
+    assert await roll(hl, 202702) == 3
+    assert await roll(hl, 202702) == 0
     bills = await hl.bss.bills(m, ME)
     assert [b["cycle"] for b in bills] == [202701, 202612, 202611]
     assert (await hl.bss.get_subscriber(m)).balance_fen == 100_000 - 3 * 1800
@@ -105,5 +113,5 @@ async def test_rollover_is_idempotent_and_catches_up_several_months(hl):
 
 async def test_a_closed_number_gets_no_more_empty_bills(hl):
     m = make_subscriber(hl, balance_fen=0, status="closed")
-    await hl.bss.rollover(202702)
+    await roll(hl, 202702)
     assert await hl.bss.bills(m, ME) == []

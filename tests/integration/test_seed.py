@@ -344,6 +344,7 @@ def test_writes_made_between_chunks_move_the_next_chunk_ids(hl, clock):
 
 async def test_rollover_of_a_seeded_population_bills_everyone(hl):
     report = seed(hl, 200, 2)
+    hl.bss.clock.advance(days=16)   # 1 December: November has ended and can be closed
     assert await hl.bss.rollover(202612) == report.subscribers == 203
     november = hl.db.run_sync(lambda c: c.execute(select(bills).where(bills.c.cycle == 202611)).all(), write=False)
     closed_unbilled = hl.db.run_sync(lambda c: c.execute(

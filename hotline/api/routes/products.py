@@ -1,13 +1,13 @@
-"""The operator's products and the billing cycle."""
+"""The operator's products (public) and the billing cycle (``billing`` scope)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
-from hotline.api.deps import HotlineDep
+from hotline.api.deps import Biller, HotlineDep, actor_of
 from hotline.domain.products import ProductKind
 
 router = APIRouter(tags=["products"])
@@ -24,9 +24,21 @@ async def get_product(code: str, hl: HotlineDep) -> dict[str, Any]:
 
 
 class RolloverIn(BaseModel):
-    cycle: int | None = Field(None, ge=200001, le=209912, description="Target cycle YYYYMM; default: now")
+    cycle: int | None = Field(None, ge=200001, le=209912,
+                              description="Target cycle YYYYMM (the current one or earlier); default: now")
 
 
-@router.post("/billing/rollover", tags=["billing"], summary="Close cycles up to the target (月结)")
-async def rollover(body: RolloverIn, hl: HotlineDep) -> dict[str, int]:
-    return {"rolled": await hl.bss.rollover(body.cycle)}
+@router.post("/billing/rollover", tags=["billing"], status_code=202,
+             summary="Close ended cycles up to the target (月结), in the background")
+async def rollover(body: RolloverIn, hl: HotlineDep, cred: Biller, response: Response) -> dict[str, Any]:
+    """Starts a job and answers at once with its id; ``GET /billing/rollover/{job_id}`` shows its progress.
+    Only cycles that have ended can be closed (a later target is refused), one job at a time."""
+    job = await hl.rollovers.start(body.cycle, requested_by=actor_of(cred).id)
+    response.headers["Location"] = f"/api/v1/billing/rollover/{job.id}"
+    return job.as_dict()
+
+
+@router.get("/billing/rollover/{job_id}", tags=["billing"], summary="A rollover job's progress")
+async def rollover_progress(job_id: Annotated[str, Path(max_length=32)], hl: HotlineDep,
+                            cred: Biller) -> dict[str, Any]:
+    return hl.rollovers.get(job_id).as_dict()

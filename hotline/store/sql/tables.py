@@ -378,6 +378,19 @@ Index("ix_handoffs_conversation", handoffs.c.conversation_id)
 
 # ---------------------------------------------------------------- api keys (migration 0007)
 
+# API credentials: only the SHA-256 of the random key is kept (a leak opens nothing); the prefix names it.
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", Id, primary_key=True),
+    Column("prefix", String(16), nullable=False, unique=True),    # hlk_1a2b3c4d: shown in lists and logs
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("name", String(64), nullable=False, default=""),
+    Column("scopes", String(64), nullable=False),                 # "read write billing admin"
+    Column("created_by", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
 # ---------------------------------------------------------------- payments, top-up cards (migration 0008)
 
 # Top-up cards (充值卡): single-use vouchers. The PIN is kept only as a salted scrypt digest.
