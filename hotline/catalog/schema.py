@@ -101,6 +101,7 @@ class SmsSpec(_Strict):
     catch_all: bool = False           # takes any text sent to its ports (10086999 spam reports)
     reply_port: str = "10086"
     menu: bool = True                 # listed in the SMS menu
+    refuse_all: tuple[str, ...] = ()  # replies to its numbered listing asking for everything at once: refused
 
 
 class Business(_Strict):

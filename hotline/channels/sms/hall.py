@@ -209,6 +209,7 @@ class SmsHall:
             turn.sensitive = turn.sensitive or step.sensitive
             if "serials" in step.data:  # a 0000 listing: the next reply may be serial numbers to cancel
                 turn.state["context"] = {"type": "serials", "map": step.data["serials"], "port": sender,
+                                         "business": b.code,
                                          "id": uuid.uuid4().hex, "until": (turn.now + STEP_TTL).isoformat()}
         elif isinstance(step, Confirm):
             assert b is not None
@@ -340,13 +341,14 @@ class SmsHall:
         if turn.port != context["port"]:   # serials answer the listing, on the port it came from (10086977)
             return False
         key = grammar.command_key(grammar.normalize(turn.text))
-        if key in {"全部", "全部退订", "退订全部", "QXQB", "ALL", "QB"}:
+        listing = self.catalog.by_code.get(context.get("business", ""))
+        if listing is not None and key in {grammar.command_key(w) for w in listing.sms.refuse_all}:
             turn.say(say("no_cancel_all", turn.lang), context["port"])
             return True
         chosen = grammar.serials(turn.text)
         if chosen is None:
             return False
-        turn.business = "query.subscriptions"
+        turn.business = listing.code if listing is not None else turn.business
         items: list[tuple[Business, dict[str, Any]]] = []
         for n in dict.fromkeys(chosen):  # each serial once, in the order given
             code = context["map"].get(n)
