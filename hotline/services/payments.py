@@ -36,6 +36,7 @@ from hotline.domain.billing import MAX_RECHARGE_FEN, Clock
 from hotline.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from hotline.domain.msisdn import normalize_msisdn
 from hotline.domain.products import yuan
+from hotline.services.outbox import Outbox
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import payments
 
@@ -44,6 +45,7 @@ log = logging.getLogger("hotline.payments")
 PAY_TTL = dt.timedelta(minutes=30)     # the pay page stays open this long (a late notification still counts)
 SIGNATURE_HEADER = "x-hotline-signature"
 NOTIFY_ACTOR = Actor("payment", "provider")
+PAID_SMS = "【中国移动】尊敬的客户，您已成功缴费{amount}元，当前余额{balance}元。"
 MIN_SECRET_LEN = 32
 
 
@@ -149,11 +151,13 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 class Payments:
     """Owns the ``payments`` table: pay links started, notifications settled, balances credited via the BSS."""
 
-    def __init__(self, db: Database, clock: Clock, bss: BSS, provider: PaymentProvider) -> None:
+    def __init__(self, db: Database, clock: Clock, bss: BSS, provider: PaymentProvider,
+                 outbox: Outbox | None = None) -> None:
         self.db = db
         self.clock = clock
         self.bss = bss
         self.provider = provider
+        self.outbox = outbox   # the customer is told when the money arrives
 
     def _utc(self) -> dt.datetime:
         return self.clock.now().astimezone(dt.timezone.utc)
@@ -207,6 +211,9 @@ class Payments:
         result = await self.bss.credit_payment(row.msisdn, row.amount_fen, ref=row.ref, provider=row.provider,
                                                key=f"pay:{row.ref}", actor=NOTIFY_ACTOR)
         await self.db.run(_mark, row.id, "paid", n.txn, result.order_id, self._utc())
+        balance = result.result.get("balance_fen")
+        if self.outbox is not None and not result.replayed and isinstance(balance, int):
+            await self.outbox.send(row.msisdn, PAID_SMS.format(amount=yuan(row.amount_fen), balance=yuan(balance)))
         return {"ref": n.ref, "status": "paid", "order_id": result.order_id, "replayed": result.replayed,
                 "balance_fen": result.result.get("balance_fen")}
 
