@@ -211,6 +211,8 @@ class LoadGen:
         self.scripts = [_sms_script(numbers[w::conc], w, seed) for w in range(conc)] if numbers else []
         self.msg_ids = 0
         self.run_tag = f"{time.time_ns() % 10**12:x}"
+        token = str(cfg.get("token") or "")   # the API needs a credential: the servers' master token
+        self.auth = f"Authorization: Bearer {token}\r\n".encode() if token else b""
         try:
             from hotline.channels.sms.texts import say
             self.error_texts = {say("error", "zh"), say("error", "en")}
@@ -222,7 +224,7 @@ class LoadGen:
         body = json.dumps({"from": number, "to": "10086", "text": text, "id": f"bench-{self.run_tag}-{self.msg_ids}"},
                           ensure_ascii=False).encode()
         return (b"POST /api/v1/sms/inbound HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n" % (port, len(body))) + body
+                b"%bContent-Length: %d\r\n\r\n" % (port, self.auth, len(body))) + body
 
     async def command(self, cmd: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown command: {cmd!r}")

@@ -34,6 +34,7 @@ import contextlib
 import http.client
 import json
 import os
+import secrets
 import select
 import signal
 import socket
@@ -52,6 +53,7 @@ from bench.common import (BACKENDS, KDF_N, Row, analyze, fresh_database, latency
 from hotline.bootstrap import bootstrap
 
 GOAL_RATIO = 0.4
+TOKEN = secrets.token_urlsafe(32)   # the servers' master API credential for this run (the API is closed)
 SLICE_SECONDS = 2.0     # the SMS load and the trivial load alternate in slices of about this length
 WARMUP_SECONDS = 1.0    # per target and worker count, not counted
 SEED = 86
@@ -365,7 +367,7 @@ def _prepare(url: str, subscribers: int) -> list[str]:
 def _env(url: str, data_dir: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "HOTLINE_CONFIG"}
     env.update({"HOTLINE_DATABASE_URL": url, "HOTLINE_DATA_DIR": data_dir, "HOTLINE_PASSWORD_KDF_N": str(KDF_N),
-                "HOTLINE_SEED_DEMO": "false", "HOTLINE_SMS_RATE_PER_MINUTE": "1000000", "HOTLINE_API_TOKEN": "",
+                "HOTLINE_SEED_DEMO": "false", "HOTLINE_SMS_RATE_PER_MINUTE": "1000000", "HOTLINE_API_TOKEN": TOKEN,
                 "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])})
     return env
 
@@ -381,7 +383,7 @@ def measure(url: str, numbers: list[str], workers: int, *, seconds: float, concu
                      {"app": "bench.trivial_app:app", "workers": workers, "env": env, "cwd": cwd}) as (sms, trivial):
             by_target = {"sms": sms, "ping": trivial}
             gen = LoadGenProcess({"targets": {"sms": {"port": sms.port}, "ping": {"port": trivial.port}},
-                                  "numbers": numbers, "concurrency": concurrency, "seed": SEED}, env)
+                                  "numbers": numbers, "concurrency": concurrency, "seed": SEED, "token": TOKEN}, env)
             try:
                 spread = {"sms": _spread(gen, sms, "sms", "/healthz", concurrency),
                           "ping": _spread(gen, trivial, "ping", "/ping", concurrency)}

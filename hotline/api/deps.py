@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hotline.api.keys import ApiKey
 from hotline.bootstrap import Hotline
@@ -31,18 +32,18 @@ async def get_hotline(request: Request) -> Hotline:  # async: no thread hop per 
     return request.app.state.hotline
 
 
-def _bearer(authorization: str | None) -> str:
-    scheme, _, token = (authorization or "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
+# The OpenAPI page's "Authorize" button; a missing or malformed header is answered by ``credential``.
+bearer = HTTPBearer(auto_error=False, description="An API key (`hotline apikey create`) or HOTLINE_API_TOKEN")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-async def credential(request: Request, authorization: Annotated[str | None, Header()] = None) -> ApiKey:
+async def credential(request: Request, auth: BearerDep) -> ApiKey:
     """The API key (or the master token) presented with the request; 401 without a valid one."""
     cached = getattr(request.state, "api_key", None)
     if cached is not None:
         return cached
     hl: Hotline = request.app.state.hotline
-    key = await hl.apikeys.authenticate(_bearer(authorization))
+    key = await hl.apikeys.authenticate(auth.credentials.strip() if auth is not None else "")
     if key is None:
         raise HTTPException(401, headers={"WWW-Authenticate": 'Bearer realm="hotline"'})
     request.state.api_key = key
@@ -65,11 +66,11 @@ def scoped(scope: str) -> Callable[..., Awaitable[ApiKey]]:
     return dependency
 
 
-async def check_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+async def check_token(request: Request, auth: BearerDep) -> None:
     """Guard for routers without scopes of their own: when ``HOTLINE_API_TOKEN`` is set (a private
     deployment), any valid credential is needed; otherwise they are open (the public catalogue)."""
     if request.app.state.hotline.settings.api_token:
-        await credential(request, authorization)
+        await credential(request, auth)
 
 
 def actor_of(key: ApiKey) -> Actor:
