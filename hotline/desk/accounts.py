@@ -16,9 +16,10 @@ import hashlib
 import math
 import secrets
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +44,7 @@ LOCK_MINUTES = 15
 MIN_PASSWORD = 8
 DEMO_AGENTS = Path(__file__).with_name("data") / "demo_agents.toml"
 T = TypeVar("T")
+LoginKeys = list[tuple[str, int]]   # (attempt key, its failure limit); an alias: ``Accounts.list`` shadows list
 
 
 class LoginFailed(DomainError):
@@ -79,7 +81,7 @@ class Agent:
         """Whether this account may act as ``role`` (an admin may do what a supervisor may, and so on)."""
         return ROLES.index(self.role) >= ROLES.index(role)
 
-    def profile(self) -> "AgentProfile":
+    def profile(self) -> AgentProfile:
         """What the router needs to route to this agent."""
         from hotline.routing.model import AgentProfile
         return AgentProfile(agent_id=self.login, name=self.name, skills=dict(self.skills),
@@ -113,7 +115,7 @@ class Accounts:
         self._dummy_hash: str | None = None
 
     def _now(self) -> dt.datetime:
-        return self.clock.now().astimezone(dt.timezone.utc)   # stored as UTC on both databases
+        return self.clock.now().astimezone(dt.UTC)   # stored as UTC on both databases
 
     # ------------------------------------------------------------------ accounts
     async def create(self, login: str, name: str, password: str, role: str = "agent", *,
@@ -211,7 +213,7 @@ class Accounts:
         await self.db.run(start)
         return Session(token, _agent(row), expires)
 
-    def _reserve(self, conn: Connection, keys: list[tuple[str, int]], now: dt.datetime) -> dt.timedelta | None:
+    def _reserve(self, conn: Connection, keys: LoginKeys, now: dt.datetime) -> dt.timedelta | None:
         """Count this attempt against every key before the password is looked at; how long to wait
         instead when a key is locked or its budget is taken (by failures or by attempts in flight)."""
         rows = []
@@ -235,7 +237,7 @@ class Accounts:
                          .values(failures=failures + 1, locked_until=None, updated_at=now))
         return None
 
-    def _failed(self, conn: Connection, login: str, keys: list[tuple[str, int]], now: dt.datetime) -> bool:
+    def _failed(self, conn: Connection, login: str, keys: LoginKeys, now: dt.datetime) -> bool:
         """A wrong password (already counted): lock the keys it filled; whether the login is now locked."""
         _audit(conn, self.clock.now(), login or "-", "desk_login_failed", "")
         locked_login = False
@@ -305,7 +307,7 @@ def seed_demo_agents(db: Database, *, kdf_n: int = 2**14, clock: Clock | None = 
     """
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
-    now = (clock or Clock()).now().astimezone(dt.timezone.utc)
+    now = (clock or Clock()).now().astimezone(dt.UTC)
     passwords = data["passwords"]
     wanted = [_validated(a["login"], a["name"], a.get("role", "agent"), a.get("skills"),
                          a.get("languages", ["zh"]), a.get("capacity")) for a in data["agents"]]
@@ -387,7 +389,7 @@ def _forget_attempts(conn: Connection, login: str) -> None:
     conn.execute(delete(desk_login_attempts).where(desk_login_attempts.c.key == f"login:{login}"))
 
 
-def _settle(conn: Connection, keys: list[tuple[str, int]], now: dt.datetime) -> None:
+def _settle(conn: Connection, keys: LoginKeys, now: dt.datetime) -> None:
     """A right password: the login's count starts again; the address gives back this attempt only."""
     for key, _ in keys:
         values: dict[str, Any] = ({"failures": 0, "locked_until": None} if key.startswith("login:") else
@@ -403,4 +405,4 @@ def _audit(conn: Connection, at: dt.datetime, actor: str, action: str, detail: s
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value

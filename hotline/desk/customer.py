@@ -5,19 +5,21 @@ it audits); seeing one of them in clear needs a reason and is audited field by f
 runs a protected business (one the catalogue marks ``auth``) for a customer, the agent verifies them:
 小贝 verified the conversation already, the customer gave the service password (checked by the BSS,
 whose failures count towards its daily lock), or read back a one-time code sent to the phone. A
-verification belongs to the contact it was made in: it holds for that contact, its agent and its number
-for a few minutes, never for another contact or agent. Every method takes a :class:`~hotline.desk.scope.Scope`
-(the routes get one from ``hotline.desk.scope``), so nothing here acts on a number outside a contact. Businesses come from the catalogue
-and run through ``Services`` exactly as every other channel runs them, with channel ``desk``, the agent
-as actor and an idempotency key from the form, so a double click charges once.
+verification belongs to the contact it was made in: it holds for that contact, its agent and its
+number for a few minutes, never for another contact or agent. Every method takes a
+:class:`~hotline.desk.scope.Scope` (the routes get one from ``hotline.desk.scope``), so nothing here acts
+on a number outside a contact. Businesses come from the catalogue and run through ``Services`` exactly as
+every other channel runs them, with channel ``desk``, the agent as actor and an idempotency key from the
+form, so a double click charges once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, desc, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,9 +29,9 @@ from hotline.bss.port import Actor
 from hotline.care.tickets import CATEGORIES, PRIORITIES, Ticket, Tickets
 from hotline.catalog.catalog import command_key
 from hotline.catalog.schema import Auth, Business, Slot, SlotType
+from hotline.desk.scope import OutOfScope, Scope
 from hotline.domain.errors import DomainError, InvalidInput, NotFound, PasswordLocked, WrongPassword
 from hotline.domain.identity import mask_id_number, mask_name
-from hotline.desk.scope import OutOfScope, Scope
 from hotline.services import audit
 from hotline.services.base import Request
 from hotline.services.identity import CodeError, Codes, CodeTooSoon
@@ -106,7 +108,7 @@ class CustomerDesk:
         self.codes = Codes(db, services.clock, services.outbox)
 
     def _utc(self) -> dt.datetime:
-        return self.clock.now().astimezone(dt.timezone.utc)
+        return self.clock.now().astimezone(dt.UTC)
 
     # ------------------------------------------------------------------ the 360° view
     async def view(self, scope: Scope) -> dict[str, Any]:
@@ -130,7 +132,7 @@ class CustomerDesk:
             "tickets": [t.as_dict() for t in tickets],
             **contacts,
             "verification": await self.verification(scope),
-            "conversation_verified": bool(conversation_id) and await self._conversation_ok(number, conversation_id),
+            "conversation_verified": bool(conversation_id and await self._conversation_ok(number, conversation_id)),
             "unmask_reasons": [{"code": k, "zh": v[0], "en": v[1]} for k, v in UNMASK_REASONS.items()],
             "verify_methods": [{"code": k, "zh": v[0], "en": v[1]} for k, v in VERIFY_METHODS.items()],
         })
@@ -235,7 +237,8 @@ class CustomerDesk:
         try:
             await self.codes.check(scope.msisdn, CODE_PURPOSE, code, client=f"desk:{scope.agent}")
         except CodeError as err:
-            await self._retrying(lambda conn: self._grant(conn, scope, "otp", False, {"why": err.code}))
+            why = err.code
+            await self._retrying(lambda conn: self._grant(conn, scope, "otp", False, {"why": why}))
             raise
         v = await self._retrying(lambda conn: self._grant(conn, scope, "otp", True, {}))
         assert v is not None
@@ -467,7 +470,8 @@ def _contacts(conn: Connection, number: str) -> dict[str, Any]:
 def _need_contact(scope: Scope) -> None:
     """Acting for a customer needs a contact (a supervisor's look-up only views)."""
     if not scope.in_contact:
-        raise OutOfScope("只能在您正在服务的会话中为客户办理。", "Act for a customer only inside a contact you are serving.")
+        raise OutOfScope("只能在您正在服务的会话中为客户办理。",
+                         "Act for a customer only inside a contact you are serving.")
 
 
 def _row(conn: Connection, scope: Scope) -> Any:
@@ -507,7 +511,7 @@ def _shown(b: Business, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def _iso(value: Any) -> str | None:

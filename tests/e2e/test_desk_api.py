@@ -13,26 +13,30 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import secrets
 import socket
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 import redis
 import uvicorn
 from sqlalchemy import select
+from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect as ws_connect
 
 from conftest import TEST_KDF_N, need
 from hotline.api.app import create_app
+from hotline.assistant.dialogue import _digest
 from hotline.assistant.store import Conversation, ConversationStore, Message, TurnWrite
 from hotline.bootstrap import bootstrap
-from hotline.domain.billing import FixedClock
 from hotline.desk.accounts import seed_demo_agents
 from hotline.desk.hub import ChatEvent, MemoryHub, RedisHub
+from hotline.domain.billing import FixedClock
 from hotline.store.sql.tables import audit_log, conversation_messages, conversations, handoffs
 
 AGENT_PW = "desk10086!"
@@ -63,6 +67,7 @@ class LiveDesk:
         self.hl = hl
         self.clock = clock
         self.router = hl.router                  # built over hl.services.clock: the test's clock
+        self.secrets: dict[str, str] = {}        # conversation id -> the secret its web client holds
         hl.hub = hub
         hl.__dict__.pop("desk", None)
         app = create_app(hl)
@@ -71,7 +76,7 @@ class LiveDesk:
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, name="desk-server", daemon=True)
 
-    def __enter__(self) -> "LiveDesk":
+    def __enter__(self) -> LiveDesk:
         self.thread.start()
         deadline = time.monotonic() + WAIT
         while not self.server.started:
@@ -93,10 +98,10 @@ class LiveDesk:
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds=seconds)
 
-    def agent(self, login: str, password: str = AGENT_PW) -> "AgentClient":
+    def agent(self, login: str, password: str = AGENT_PW) -> AgentClient:
         return AgentClient(self, login, password)
 
-    def customer(self, conversation_id: str) -> "CustomerSocket":
+    def customer(self, conversation_id: str) -> CustomerSocket:
         return CustomerSocket(self, conversation_id)
 
     def hand_off(self, business: str | None = "order.data_pack", msisdn: str | None = "13800138000",
@@ -105,7 +110,7 @@ class LiveDesk:
         (conversation id, contact id)."""
         cid = f"web-{uuid.uuid4().hex[:16]}"
         store = ConversationStore(self.hl.db)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         msgs = []
         transcript = []
         for text in said:
@@ -115,7 +120,9 @@ class LiveDesk:
             "msisdn": msisdn, "channel": "web", "reason": "asked", "priority": False, "business": business,
             "slots": {"product": "pack.data_1g_month"}, "transcript": transcript,
             "sentiment": {"label": "neutral", "score": 0.1, "cues": []}})
-        conv = Conversation(cid, "web", msisdn, {"msisdn": msisdn, "lang": "zh",
+        secret = secrets.token_urlsafe(24)           # a web conversation is resumed only with its secret
+        self.secrets[cid] = secret
+        conv = Conversation(cid, "web", msisdn, {"msisdn": msisdn, "lang": "zh", "secret": _digest(secret),
                                                 "handoff": {"reason": "asked", "priority": False}})
         asyncio.run(store.save(conv, write, now, now + dt.timedelta(minutes=30)))
         self.route()
@@ -175,6 +182,7 @@ class AgentClient:
         return self.socket
 
     def view(self, check: Callable[[dict], bool], what: str = "a view") -> dict:
+        assert self.socket is not None, "connect() first"
         return self.socket.until(what, lambda m: m.get("type") == "view" and check(m))
 
     def ok(self, method: str, path: str, **kw: Any) -> Any:
@@ -195,7 +203,8 @@ class CustomerSocket(Socket):
     def __init__(self, live: LiveDesk, conversation_id: str) -> None:
         super().__init__(live.url.replace("http", "ws") + "/api/v1/assistant/ws")
         self.conversation_id = conversation_id
-        self.send({"type": "resume", "conversation_id": conversation_id})
+        self.send({"type": "resume", "conversation_id": conversation_id,
+                   "secret": live.secrets.get(conversation_id)})
 
     def say(self, text: str) -> dict:
         mid = uuid.uuid4().hex[:12]
@@ -231,12 +240,13 @@ def test_the_desk_needs_a_session_and_the_right_role(live):
         assert r.json()["error"]["message_zh"]
     bad = anon.post("/api/v1/desk/login", json={"login": "a1001", "password": "wrong-pass1"})
     assert bad.status_code == 401 and "工号或密码错误" in bad.json()["error"]["message_zh"]
-    with pytest.raises(Exception):    # the desk socket refuses a visitor without a session
+    with pytest.raises(WebSocketException):    # the desk socket refuses a visitor without a session
         Socket(live.url.replace("http", "ws") + "/api/v1/desk/ws").until("anything", lambda m: True, 2)
 
     agent = live.agent("a1001")
     assert agent.me["role"] == "agent" and agent.me["name"] == "王芳"
-    set_cookie = agent.http.post("/api/v1/desk/login", json={"login": "a1001", "password": AGENT_PW}).headers["set-cookie"]
+    set_cookie = agent.http.post("/api/v1/desk/login",
+                                 json={"login": "a1001", "password": AGENT_PW}).headers["set-cookie"]
     assert "HttpOnly" in set_cookie and "SameSite=strict" in set_cookie.replace("Strict", "strict")
     r = agent.http.post("/api/v1/desk/accounts", json={"login": "a2001", "name": "新人", "password": "welcome-1"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"

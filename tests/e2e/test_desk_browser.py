@@ -1,10 +1,11 @@
 """坐席工作台 as an agent sees it: the /desk page in a real headless Chromium.
 
 The server is the one of test_desk_api (the app as ``hotline serve`` wires it, served by uvicorn on
-127.0.0.1 in a thread, its Router in memory on the test's fixed clock, the demo desk agents); the customer is a WebSocket client of the web chat's socket, so the agent's
-words are checked where the customer hears them. Selenium drives Debian's chromium through chromedriver;
-without them the module is skipped with the reason (a failure under ``HOTLINE_REQUIRE_ALL=1``). Every wait
-is bounded (explicit waits, no sleeps); the browser and the server always stop.
+127.0.0.1 in a thread, its Router in memory on the test's fixed clock, the demo desk agents); the customer is a
+WebSocket client of the web chat's socket, so the agent's words are checked where the customer hears them.
+Selenium drives Debian's chromium through chromedriver; without them the module is skipped with the reason
+(a failure under ``HOTLINE_REQUIRE_ALL=1``). Every wait is bounded (explicit waits, no sleeps); the browser and
+the server always stop.
 
 Element ids are documented at the top of hotline/ui/desk/desk.js.
 """
@@ -31,7 +32,7 @@ try:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:  # pragma: no cover - selenium is in the test extras
-    webdriver = None
+    webdriver = None  # type: ignore[assignment]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -239,7 +240,9 @@ def test_the_customer_page_during_human_service(driver, live):
     cid, contact = live.hand_off()
     driver.get(live.url + "/chat/")
     driver.execute_script("sessionStorage.setItem('hotline.chat.conversation_id', arguments[0]);"
-                          "sessionStorage.setItem('hotline.chat.state', JSON.stringify({handed_off: true}));", cid)
+                          "sessionStorage.setItem('hotline.chat.conversation_secret', arguments[1]);"
+                          "sessionStorage.setItem('hotline.chat.state', JSON.stringify({handed_off: true}));",
+                          cid, live.secrets[cid])
     driver.refresh()
     page = Desk(driver, live)
 
@@ -259,7 +262,9 @@ def test_the_customer_page_during_human_service(driver, live):
     agent.view(lambda v: v["offers"] and v["offers"][0]["contact_id"] == contact, "this customer's offer")
     agent.ok("POST", f"/offers/{contact}/accept")
 
-    notices = lambda: [e.text for e in page.all('[data-testid="live-notice"] [data-testid="msg-text"]')]
+    def notices() -> list[str]:
+        return [e.text for e in page.all('[data-testid="live-notice"] [data-testid="msg-text"]')]
+
     page.wait("the agent joining", lambda: "人工客服 张伟 为您服务。" in notices())
     assert "张伟" in banner()
 
@@ -272,7 +277,10 @@ def test_the_customer_page_during_human_service(driver, live):
     page.wait("the message sent", lambda: not page.all('[data-testid="msg-customer"][data-state="pending"]'))
 
     agent.ok("POST", f"/contacts/{contact}/messages", json={"text": "已为您查到，流量包将于明天生效。"})
-    agent_msgs = lambda: page.all('[data-testid="msg-agent"]')
+
+    def agent_msgs() -> list:
+        return page.all('[data-testid="msg-agent"]')
+
     page.wait("the agent's message", lambda: agent_msgs())
     assert "已为您查到，流量包将于明天生效。" in agent_msgs()[-1].text and "张伟" in agent_msgs()[-1].text
 

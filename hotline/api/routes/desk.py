@@ -76,7 +76,7 @@ class AccountPatch(BaseModel):
 # ------------------------------------------------------------------------------------------ sessions
 
 def _set_cookie(response: Response, request: Request, session: Session) -> None:
-    max_age = int((session.expires_at - dt.datetime.now(dt.timezone.utc)).total_seconds())
+    max_age = int((session.expires_at - dt.datetime.now(dt.UTC)).total_seconds())
     response.set_cookie(COOKIE, session.token, max_age=max(max_age, 60), httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path="/")
 
@@ -200,8 +200,8 @@ async def patch_account(login: str, body: AccountPatch, admin: AdminDep, hl: Hot
             if desk.router.agent(login) is not None and not desk.router.agent(login).contacts:
                 desk.router.logout(login)
         return agent.as_dict()
-    agent = await accounts.get(login)
-    return agent.as_dict() if agent else {}
+    found = await accounts.get(login)
+    return found.as_dict() if found else {}
 
 
 # ------------------------------------------------------------------------------------------ the live socket
