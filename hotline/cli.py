@@ -32,6 +32,8 @@ app.add_typer(subscriber_app, name="subscriber")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(billing_app, name="billing")
 app.add_typer(db_app, name="db")
+cards_app = typer.Typer(help="Top-up cards (充值卡).", no_args_is_help=True)
+app.add_typer(cards_app, name="cards")
 app.command("staffing")(staffing)
 console = Console()
 CLI_ACTOR = Actor("cli", "operator")
@@ -520,6 +522,30 @@ def apikey_revoke(ident: Annotated[str, typer.Argument(metavar="ID", help="The k
     finally:
         hl.close()
     console.print(f"Revoked API key {key.id} ({key.prefix}).", highlight=False)
+
+
+@cards_app.command("create")
+def cards_create(value: Annotated[int, typer.Option("--value", help="Face value in fen (5000 = ¥50)")],
+                 count: Annotated[int, typer.Option("--count", help="How many cards")] = 1,
+                 batch: Annotated[str, typer.Option(help="A batch name for the records")] = "",
+                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """Make top-up cards and print their serials and PINs once: only salted PIN digests are kept."""
+    hl = _open()
+    try:
+        made = asyncio.run(hl.bss.create_cards(value, count, batch=batch))
+    except DomainError as err:
+        _fail(err)
+    finally:
+        hl.close()
+    rows = [{"serial": c.serial, "pin": c.pin, "face_value_fen": c.face_value_fen,
+             "expires_on": c.expires_on.isoformat()} for c in made]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    console.print(f"{len(rows)} cards of ¥{yuan(value)}, valid until {rows[0]['expires_on']}. "
+                  "PINs are shown once, print them now:", highlight=False)
+    for r in rows:
+        print(f"{r['serial']}  {r['pin']}")
 
 
 @db_app.command("upgrade")

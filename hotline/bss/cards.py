@@ -142,14 +142,14 @@ def add(conn: Connection, key: str, day: dt.date, by: int) -> int:
     return value
 
 
-def insert_cards(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    """Insert cards whose serial is new; returns how many were added (re-seeding adds nothing)."""
+def insert_cards(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert cards whose serial is new; returns the serials added (re-seeding adds nothing)."""
     have = set(conn.execute(select(topup_cards.c.serial)
                             .where(topup_cards.c.serial.in_([r["serial"] for r in rows]))).scalars())
     fresh = [r for r in rows if r["serial"] not in have]
     if fresh:
         conn.execute(insert(topup_cards), fresh)
-    return len(fresh)
+    return {r["serial"] for r in fresh}
 
 
 def derived_salt(seed: int, serial: str) -> bytes:

@@ -123,10 +123,13 @@ class MoneyIn:
         if not 1 <= count <= 10_000:
             raise InvalidInput("一次可制卡1至10000张。", "Make 1 to 10,000 cards at a time.")
         until = expires_on or self.clock.today() + dt.timedelta(days=cards.CARD_LIFETIME_DAYS)
-        made = [cards.new_card(face_value_fen, until) for _ in range(count)]
-        hashes = await asyncio.to_thread(lambda: [cards.hash_pin(c.pin, self.kdf_n) for c in made])
-        rows = cards.card_rows(made, hashes, batch or f"B{self.clock.now():%Y%m%d%H%M%S}", self.clock.now())
-        await self.db.run(cards.insert_cards, rows)
+        batch = batch or f"B{self.clock.now():%Y%m%d%H%M%S}"
+        made: list[cards.NewCard] = []
+        while len(made) < count:   # a serial already taken (1 in 10^16) is made again, never printed unsaved
+            fresh = [cards.new_card(face_value_fen, until) for _ in range(count - len(made))]
+            hashes = await asyncio.to_thread(lambda: [cards.hash_pin(c.pin, self.kdf_n) for c in fresh])
+            stored = await self.db.run(cards.insert_cards, cards.card_rows(fresh, hashes, batch, self.clock.now()))
+            made.extend(c for c in fresh if c.serial in stored)
         return made
 
     # ------------------------------------------------------------------ online payments

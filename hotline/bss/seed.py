@@ -1038,7 +1038,7 @@ def seed_demo_cards(db: Database, *, clock: Clock, kdf_n: int, seed: int = DEFAU
     """Write the demo top-up cards that are not there yet; returns how many were added."""
     hashes = _hash_all([(pin, derived_salt(seed, serial)) for serial, pin, _, _ in DEMO_CARDS], kdf_n)
     made = [NewCard(serial, pin, value, until) for serial, pin, value, until in DEMO_CARDS]
-    return db.run_sync(insert_cards, (card_rows(made, hashes, "demo", clock.now()),))
+    return len(db.run_sync(insert_cards, (card_rows(made, hashes, "demo", clock.now()),)))
 
 
 def seed_demo_if_empty(db: Database, products: ProductCatalog, *, clock: Clock, kdf_n: int, synthetic: int,
