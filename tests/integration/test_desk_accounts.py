@@ -7,8 +7,15 @@ import pytest
 from sqlalchemy import select
 
 from conftest import TEST_KDF_N
-from hotline.desk.accounts import (DEMO_AGENTS, Accounts, AgentExists, LoginFailed, LoginLocked,
-                                   seed_demo_agents, token_hash)
+from hotline.desk.accounts import (
+    DEMO_AGENTS,
+    Accounts,
+    AgentExists,
+    LoginFailed,
+    LoginLocked,
+    seed_demo_agents,
+    token_hash,
+)
 from hotline.domain.billing import FixedClock
 from hotline.domain.errors import InvalidInput
 from hotline.store.sql import migrate
@@ -140,3 +147,29 @@ async def test_demo_agents_are_seeded_once_with_their_documented_passwords(db, c
     for login, password in (("a1001", "desk10086!"), ("s2001", "super10086!"), ("admin", "admin10086!")):
         assert password in documented
         assert (await accounts.login(login, password)).agent.login == login
+
+
+async def test_a_new_password_ends_every_session_of_the_account(accounts):
+    await accounts.create("a1", "王芳", PW)
+    desk, phone = await accounts.login("a1", PW), await accounts.login("a1", PW)
+    await accounts.set_password("a1", "n3w-secret-pass", actor="admin")
+    assert await accounts.resolve(desk.token) is None and await accounts.resolve(phone.token) is None
+    with pytest.raises(LoginFailed):
+        await accounts.login("a1", PW)
+    assert (await accounts.login("a1", "n3w-secret-pass")).agent.login == "a1"
+
+
+async def test_an_address_is_locked_after_many_failures_whatever_the_logins(db, clock: FixedClock):
+    accounts = Accounts(db, clock, kdf_n=TEST_KDF_N, max_address_failures=3)
+    await accounts.create("a1", "王芳", PW)
+    for i in range(3):
+        with pytest.raises(LoginFailed):
+            await accounts.login(f"nobody{i}", "wrong-pass1", address="203.0.113.7")
+    with pytest.raises(LoginLocked):                       # the right password too, from that address
+        await accounts.login("a1", PW, address="203.0.113.7")
+    assert (await accounts.login("a1", PW, address="198.51.100.9")).agent.login == "a1"
+    clock.advance(minutes=15, seconds=1)
+    assert (await accounts.login("a1", PW, address="203.0.113.7")).agent.login == "a1"
+    # After the lock the count starts afresh: one wrong password is just wrong.
+    with pytest.raises(LoginFailed):
+        await accounts.login("a1", "wrong-pass1", address="203.0.113.7")
