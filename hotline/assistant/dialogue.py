@@ -184,7 +184,7 @@ class Assistant:
         conv.msisdn = flow.msisdn
         if lang is None and "lang" not in state and conv.msisdn:
             try:
-                state["lang"] = (await self.services.bss.get_subscriber(conv.msisdn)).language or "zh"
+                state["lang"] = (await self.services.bss.subscriber(conv.msisdn)).language or "zh"
             except (SubscriberNotFound, DomainError):
                 state["lang"] = "zh"
         turn = _Turn(conv, text, lang or state.get("lang") or "zh", now, channel, flow, client)

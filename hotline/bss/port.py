@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from hotline.bss.cards import NewCard
 from hotline.domain.products import ProductCatalog
-from hotline.domain.subscriber import Subscriber
+from hotline.domain.subscriber import Brand, PaymentType, StarLevel, Status, Subscriber
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,27 @@ SYSTEM = Actor("system", "system")
 
 
 @dataclass(frozen=True)
+class SubscriberRecord:
+    """What channels and routing may know of a subscriber without a personal-data read: no name, no ID
+    number, no password hash (those stay behind ``profile``, audited, and ``verify_password``)."""
+
+    msisdn: str
+    brand: Brand
+    payment_type: PaymentType
+    star_level: StarLevel
+    province: str
+    city: str
+    language: str
+    status: Status
+    plan_code: str
+
+    @classmethod
+    def of(cls, s: Subscriber) -> "SubscriberRecord":
+        return cls(s.msisdn, s.brand, s.payment_type, s.star_level, s.province, s.city, s.language or "zh",
+                   s.status, s.plan_code)
+
+
+@dataclass(frozen=True)
 class OrderResult:
     order_id: int
     kind: str
@@ -44,6 +65,8 @@ class BSS(Protocol):
     products: ProductCatalog
 
     async def get_subscriber(self, msisdn: str) -> Subscriber: ...
+
+    async def subscriber(self, msisdn: str) -> SubscriberRecord: ...
 
     async def profile(self, msisdn: str, actor: Actor, *, unmask: bool = False,
                       reason: str = "") -> dict[str, Any]: ...

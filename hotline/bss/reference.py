@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hotline.bss import records as rec
 from hotline.bss.money import MoneyIn
-from hotline.bss.port import SYSTEM, Actor, OrderResult
+from hotline.bss.port import SYSTEM, Actor, OrderResult, SubscriberRecord
 from hotline.bss.records import Effects, Holding
 from hotline.domain import password as pw
 from hotline.domain.billing import (BUCKETS, MAX_POINTS_REDEEMED, MAX_RECHARGE_FEN, TARIFF, Clock,
@@ -428,7 +428,12 @@ class ReferenceBSS(MoneyIn):
 
     # ------------------------------------------------------------------ views
     async def get_subscriber(self, msisdn: str) -> Subscriber:
+        """The whole record, secrets included: for the back end's own use and the desk's audited unmasking."""
         return await self.db.run(rec.load_subscriber, normalize_msisdn(msisdn), write=False)
+
+    async def subscriber(self, msisdn: str) -> SubscriberRecord:
+        """What a channel may know: brand, tier, language, status, plan; no personal data or secrets."""
+        return SubscriberRecord.of(await self.get_subscriber(msisdn))
 
     async def profile(self, msisdn: str, actor: Actor, *, unmask: bool = False,
                       reason: str = "") -> dict[str, Any]:

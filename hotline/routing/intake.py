@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from hotline.bss.port import SubscriberRecord
 from hotline.catalog.catalog import Catalog
 from hotline.domain.errors import DomainError
 from hotline.domain.subscriber import Brand, Subscriber
@@ -26,7 +27,7 @@ _CHANNELS = {"web": Channel.CHAT, "chat": Channel.CHAT, "app": Channel.CHAT, "sm
              "voice": Channel.VOICE, "video": Channel.VIDEO}
 
 
-def tier_of(sub: Subscriber) -> str:
+def tier_of(sub: Subscriber | SubscriberRecord) -> str:
     """全球通 customers and five-star (gold and diamond) customers are served first."""
     return "vip" if sub.brand is Brand.GOTONE or sub.star_level.is_vip else "normal"
 
@@ -68,7 +69,7 @@ class Intake:
         tier, language = "normal", state.get("lang") or "zh"
         if row["msisdn"]:
             try:
-                sub = await self.bss.get_subscriber(row["msisdn"])
+                sub = await self.bss.subscriber(row["msisdn"])
             except DomainError:
                 sub = None
             if sub is not None:

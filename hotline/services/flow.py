@@ -556,7 +556,7 @@ class Flow:
     # -------------------------------------------------------------- helpers
     async def _ours(self, msisdn: str) -> bool:
         try:
-            sub = await self.services.bss.get_subscriber(msisdn)
+            sub = await self.services.bss.subscriber(msisdn)
         except SubscriberNotFound:
             return False
         return sub.status is not Status.CLOSED

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from conftest import TEST_KDF_N
+from factories import ManualClock
 from hotline.bss.seed import seed_demo_if_empty
 from hotline.routing.engine import build_router
 from hotline.routing.intake import Intake
 from hotline.routing.model import ContactStatus
 from hotline.store.sql.tables import handoffs
-from conftest import TEST_KDF_N
-from factories import ManualClock
 
 ZHANG = "13800138000"   # 神州行, unrated: a normal customer
 LI = "13900139000"      # 全球通 five-star gold: VIP
@@ -30,10 +30,12 @@ def router():
 
 
 async def say(hl, msisdn: str, *texts: str, conversation_id: str | None = None) -> str:
+    secret = None
     for text in texts:
         turn = await hl.assistant.handle(text, conversation_id=conversation_id, msisdn=msisdn, verified=True,
-                                         channel="web")
-        conversation_id = turn.conversation_id
+                                         channel="web", secret=secret)
+        conversation_id, secret = turn.conversation_id, turn.secret or secret
+    assert conversation_id is not None
     return conversation_id
 
 

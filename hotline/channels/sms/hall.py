@@ -86,7 +86,7 @@ class SmsHall:
                 turn.say(say("rate_limited", lang))
         else:
             try:
-                sub = await self.services.bss.get_subscriber(msisdn)
+                sub = await self.services.bss.subscriber(msisdn)
                 turn.lang = lang = sub.language or "zh"
                 if sub.status is Status.CLOSED:
                     turn.say(say("not_ours", lang))
