@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from hotline.care.tickets import MAX_SUMMARY as MAX_TICKET_SUMMARY
+from hotline.care.tickets import Ticket
 from hotline.domain.billing import BILL_CATEGORIES, cycle_label_zh, cycle_of
 from hotline.domain.errors import InvalidInput, NotEligible
 from hotline.domain.geo import find_city
@@ -425,34 +427,44 @@ async def portability_auth_code(svc, req: Request) -> Outcome:
 
 
 # ---------------------------------------------------------------------------------------- care and reports
-TICKETS = {  # business → (kind, promised follow-up hours)
+TICKETS = {  # business → (the ticket store's category, promised follow-up hours)
     "care.complaint": ("complaint", 24), "care.suggestion": ("suggestion", 72), "care.praise": ("praise", 72),
-    "care.network_fault": ("network_fault", 48), "care.billing_dispute": ("billing_dispute", 24),
-    "broadband.fault": ("broadband_fault", 24), "broadband.order": ("broadband_order", 48),
+    "care.network_fault": ("fault", 48), "care.billing_dispute": ("billing_dispute", 24),
+    "broadband.fault": ("fault", 24), "broadband.order": ("order", 48),
 }
 
 
 @handler("ticket.create")
 async def ticket_create(svc, req: Request) -> Outcome:
+    """File the customer's words in the one ticket store (care), which every channel and the desk read."""
     code = req.business.code
-    kind, hours = next((v for k, v in TICKETS.items() if code == k or code.startswith(k + ".")),
-                       ("complaint", 24))
-    detail = {k: v for k, v in req.params.items()}
-    filed = await svc.records.file(kind, code, req.msisdn, req.channel, detail, key=req.key)
-    return Outcome({"reference": filed.reference, "hours": hours}, changed=not filed.replayed)
+    category, hours = next((v for k, v in TICKETS.items() if code == k or code.startswith(k + ".")),
+                           ("complaint", 24))
+    words = " ".join(str(req.params.get("content") or "").split())
+    extra = "\n".join(f"{k}: {v}" for k, v in req.params.items() if k != "content" and v not in (None, ""))
+    summary = words if len(words) >= 2 else (req.business.name_en if req.en else req.business.name_zh)
+    if len(summary) > MAX_TICKET_SUMMARY:
+        summary = summary[:MAX_TICKET_SUMMARY - 1] + "…"
+    ticket = await svc.tickets.open(category=category, summary=summary, msisdn=req.msisdn,
+                                    detail="\n".join(x for x in (words, extra) if x), channel=req.channel,
+                                    business=code, created_by=str(req.actor), key=f"svc:{req.key}"[:160])
+    return Outcome({"reference": ticket.reference, "hours": hours}, changed=not ticket.replayed)
 
 
 @handler("ticket.status")
 async def ticket_status(svc, req: Request) -> Outcome:
-    found = await svc.records.of(req.msisdn, tuple(v[0] for v in TICKETS.values()))
+    """The customer's recent tickets, whichever channel (or agent) filed them."""
+    found = await svc.tickets.of(req.msisdn, limit=5)
     if not found:
         return Outcome({}, ("none",))
-    names = {"complaint": ("投诉", "complaint"), "suggestion": ("建议", "suggestion"), "praise": ("表扬", "praise"),
-             "network_fault": ("网络故障", "network fault"), "billing_dispute": ("话费争议", "billing dispute"),
-             "broadband_fault": ("宽带报修", "broadband repair"), "broadband_order": ("宽带办理", "broadband order")}
-    lines = [f"{r.reference} {names.get(r.kind, (r.kind, r.kind))[1 if req.en else 0]} "
-             f"{(r.status if req.en else {'open': '处理中', 'closed': '已办结'}.get(r.status, r.status))}"
-             for r in found]
+    lang = "en" if req.en else "zh"
+
+    def what(t: Ticket) -> str:
+        if t.business and t.business in svc.catalog:
+            b = svc.catalog.get(t.business)
+            return b.name_en if req.en else b.name_zh
+        return t.category_text(lang)
+    lines = [f"{t.reference} {what(t)} {t.status_text(lang)}" for t in found]
     return Outcome({"lines": "\n".join(lines)})
 
 

@@ -1,8 +1,9 @@
-"""Service requests: what self-service takes in for people or systems to follow up.
+"""Service requests: what self-service takes in for systems to act on (not tickets).
 
-Complaints, faults, suggestions, broadband orders, spam reports, portability codes and invoices
-each get a reference the customer is told. A retried request (same idempotency key) returns the
-first reference instead of filing twice.
+Electronic invoices, portability codes and spam reports each get a reference the customer is told.
+Complaints, faults, suggestions and other follow-ups are tickets and live in the one ticket store
+(:mod:`hotline.care.tickets`). A retried request (same idempotency key) returns the first reference
+instead of filing twice.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ from hotline.domain.billing import Clock
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import service_requests
 
-PREFIXES = {"complaint": "TS", "suggestion": "JY", "praise": "BY", "network_fault": "GZ",
-            "broadband_fault": "KD", "broadband_order": "KB", "billing_dispute": "ZW",
-            "spam_report": "JB", "portability_code": "XZ", "invoice": "FP"}
+PREFIXES = {"spam_report": "JB", "portability_code": "XZ", "invoice": "FP"}
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import string
 from typing import Any
 
 from hotline.bss.port import BSS
+from hotline.care.tickets import Tickets
 from hotline.catalog.catalog import Catalog
 from hotline.catalog.schema import Business, Slot, SlotType
 from hotline.domain.billing import Clock
@@ -31,6 +32,7 @@ class Services:
         self.bss = bss
         self.payments = payments   # online payment (pay links); None: not offered
         self.outbox = outbox if outbox is not None else Outbox(db, clock)   # every SMS the system sends
+        self.tickets = Tickets(db, clock)   # the one ticket store, for every channel and the desk
         self.catalog = catalog
         self.products = bss.products
         self.clock = clock

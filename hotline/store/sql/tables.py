@@ -551,6 +551,24 @@ demo_inbox = Table(
     Index("ix_demo_inbox_delivered_at", "delivered_at"),
 )
 
+# One ticket store (hotline/care/tickets.py) for every channel: where a ticket was filed and by which business.
+# Complaints and faults once filed in service_requests are moved here (their references keep resolving).
+for _column in (Column("channel", String(16), nullable=False, default="desk"),
+                Column("business", String(64))):
+    tickets.append_column(_column)
+
+# A ticket's follow-up trail: more detail from the customer, an agent's notes.
+ticket_notes = Table(
+    "ticket_notes", metadata,
+    Column("id", Id, primary_key=True),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_ticket_notes_ticket_id", "ticket_id"),
+)
+
 # ---------------------------------------------------------------- bounds, idempotency (migration 0012)
 
 # What an order's idempotency key was first used for: SHA-256 of the operation, the number and the parameters
