@@ -123,6 +123,10 @@ class Server:
             proc.kill()
             proc.wait(timeout=5)
 
+    def api_headers(self) -> dict[str, str]:
+        """The demo API key `serve` printed (kept in the data dir): the API is closed without it."""
+        return {"Authorization": f"Bearer {(self.root / 'var' / 'demo-api-key').read_text().strip()}"}
+
     def conversation(self, conversation_id: str) -> dict:
         r = httpx.get(f"{self.url}/api/v1/assistant/conversations/{conversation_id}", timeout=10)
         assert r.status_code == 200, r.text

@@ -109,7 +109,7 @@ def desk_browser(server):
 
 
 def balance_fen(server: Server) -> int:
-    r = httpx.get(f"{server.url}/api/v1/subscribers/{ZHANG}", timeout=10)
+    r = httpx.get(f"{server.url}/api/v1/subscribers/{ZHANG}", headers=server.api_headers(), timeout=10)
     assert r.status_code == 200, r.text
     return r.json()["balance_fen"]
 
