@@ -132,6 +132,18 @@ async def test_the_audit_names_the_key_not_the_forged_actor_headers(hl, api_key)
     assert (order["channel"], order["actor"]) == ("api", f"apikey:{key.id}")
 
 
+async def test_every_personal_data_read_is_audited_with_the_key(hl, api_key):
+    make_subscriber(hl, ZHAO)
+    async with client(hl, api_key("read")) as c:
+        for path in ("", "/bills", "/records", "/orders", "/audit"):
+            assert (await c.get(f"/api/v1/subscribers/{ZHAO}{path}")).status_code == 200, path
+    (key,) = hl.apikeys.list()
+    trail = await hl.bss.audit_trail(ZHAO)
+    assert sorted((a["action"], a["actor"]) for a in trail) == sorted(
+        (action, f"apikey:{key.id}") for action in ("profile.view", "bills.view", "records.view", "orders.view",
+                                                     "audit.view"))
+
+
 async def test_the_master_token_has_every_scope_and_is_named_in_the_audit(hl):
     make_subscriber(hl, ZHAO)
     hl.settings.api_token = "a-long-master-token-for-tests"
