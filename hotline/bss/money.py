@@ -127,7 +127,7 @@ class MoneyIn:
         made: list[cards.NewCard] = []
         while len(made) < count:   # a serial already taken (1 in 10^16) is made again, never printed unsaved
             fresh = [cards.new_card(face_value_fen, until) for _ in range(count - len(made))]
-            hashes = await asyncio.to_thread(lambda: [cards.hash_pin(c.pin, self.kdf_n) for c in fresh])
+            hashes = await asyncio.to_thread(_hash_pins, fresh, self.kdf_n)
             stored = await self.db.run(cards.insert_cards, cards.card_rows(fresh, hashes, batch, self.clock.now()))
             made.extend(c for c in fresh if c.serial in stored)
         return made
@@ -173,6 +173,10 @@ def _credit(sub: Subscriber, fx: Effects, kind: str, amount_fen: int, descriptio
     if sub.status is Status.SUSPENDED_ARREARS and not sub.in_arrears:
         sub.transition(Status.ACTIVE)
         fx.audit.append(("status.resume_after_payment", {"status": Status.ACTIVE.value}))
+
+
+def _hash_pins(made: list[cards.NewCard], kdf_n: int) -> list[str]:
+    return [cards.hash_pin(c.pin, kdf_n) for c in made]
 
 
 def _check_amount(amount_fen: int) -> None:

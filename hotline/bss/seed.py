@@ -46,17 +46,27 @@ import hashlib
 import random
 import time
 from bisect import bisect
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.exc import DBAPIError
 
 from hotline.bss.cards import NewCard, card_rows, derived_salt, insert_cards
-from hotline.domain.billing import (BILL_CATEGORIES, SUSPENSION_FEE_FEN, TARIFF, Clock, cycle_label_zh, cycle_of,
-                                    cycle_start, next_cycle, prev_cycle)
+from hotline.domain.billing import (
+    BILL_CATEGORIES,
+    SUSPENSION_FEE_FEN,
+    TARIFF,
+    Clock,
+    cycle_label_zh,
+    cycle_of,
+    cycle_start,
+    next_cycle,
+    prev_cycle,
+)
 from hotline.domain.errors import WeakPassword
 from hotline.domain.geo import PROVINCES, Province
 from hotline.domain.identity import random_id_number, random_name
@@ -65,8 +75,15 @@ from hotline.domain.password import check_strength, hash_password
 from hotline.domain.products import Billing, Product, ProductCatalog, ProductKind, yuan
 from hotline.domain.subscriber import Brand, PaymentType, StarLevel, Status
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import (bill_items, bills, ledger, subscribers, subscriptions, usage_counters,
-                                      usage_records)
+from hotline.store.sql.tables import (
+    bill_items,
+    bills,
+    ledger,
+    subscribers,
+    subscriptions,
+    usage_counters,
+    usage_records,
+)
 
 CHUNK = 10_000            # subscribers per transaction
 POOL_SIZE = 64            # shared synthetic password hashes
@@ -426,7 +443,7 @@ class _Batch:
                     items = [("suspension_fee", ctx.suspension_text(c), SUSPENSION_FEE_FEN)]
                 else:
                     items = [("plan_fee", ctx.fee_text(plan.code, c), plan.fee_fen)]
-                    for start, end, created, fee, monthly, kind, code in charged:
+                    for start, end, _created, fee, monthly, kind, code in charged:
                         if start <= c and (end is None or end >= c) and (monthly or start == c):
                             items.append((kind, ctx.fee_text(code, c), fee))
                     extra = a.bill_usage.get(c)

@@ -48,7 +48,7 @@ class Adjustments:
         self.daily_fen = daily_fen
 
     def _utc(self) -> dt.datetime:
-        return self.clock.now().astimezone(dt.timezone.utc)
+        return self.clock.now().astimezone(dt.UTC)
 
     async def request(self, scope: Scope, amount_fen: int, reason: str, *, key: str) -> dict[str, Any]:
         """An adjustment for the contact's customer: applied now when within the agent's limits, else pending."""
@@ -82,11 +82,13 @@ class Adjustments:
             cards.add(conn, counter_key, today, abs(amount_fen))
         now = self._utc()
         status = "approved" if within else "pending"
-        adj_id = conn.execute(insert(adjustments).values(
+        inserted = conn.execute(insert(adjustments).values(
             msisdn=scope.msisdn, amount_fen=amount_fen, reason=reason, agent=scope.agent,
             contact_id=scope.contact_id, status=status, idempotency_key=key, created_at=now,
             decided_by=None if not within else scope.agent, decided_at=now if within else None,
-            decision_note=None if within else "above the agent's limit")).inserted_primary_key[0]
+            decision_note=None if within else "above the agent's limit")).inserted_primary_key
+        assert inserted is not None
+        adj_id = inserted[0]
         audit.record(conn, at=self.clock.now(), channel=CHANNEL, actor=scope.agent, action="adjustment.request",
                      msisdn=scope.msisdn, detail={"adjustment": adj_id, "amount_fen": amount_fen, "reason": reason,
                                                   "status": status, "contact_id": scope.contact_id,
@@ -131,7 +133,8 @@ class Adjustments:
             row = await self._apply(row)
         return _view(row)
 
-    async def list(self, *, status: str | None = None, agent: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    async def list(self, *, status: str | None = None, agent: str | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
         def job(conn: Connection) -> list[Any]:
             q = select(adjustments)
             if status:
@@ -146,7 +149,7 @@ def _view(row: Any) -> dict[str, Any]:
     def iso(v: dt.datetime | None) -> str | None:
         if v is None:
             return None
-        return (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)).isoformat()
+        return (v if v.tzinfo else v.replace(tzinfo=dt.UTC)).isoformat()
     return {"id": row.id, "msisdn": row.msisdn, "amount_fen": row.amount_fen, "amount": yuan(row.amount_fen),
             "reason": row.reason, "agent": row.agent, "contact_id": row.contact_id, "status": row.status,
             "decided_by": row.decided_by, "decision_note": row.decision_note, "order_id": row.order_id,

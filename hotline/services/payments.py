@@ -24,9 +24,10 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -112,7 +113,7 @@ class ReferenceProvider:
         self.base_url = base_url.rstrip("/")
 
     def create(self, msisdn: str, amount_fen: int, order_ref: str) -> PayLink:
-        return PayLink(order_ref, f"{self.base_url}/pay/{order_ref}", amount_fen, dt.datetime.now(dt.timezone.utc))
+        return PayLink(order_ref, f"{self.base_url}/pay/{order_ref}", amount_fen, dt.datetime.now(dt.UTC))
 
     def sign(self, body: bytes) -> str:
         return hmac.new(self._key, body, hashlib.sha256).hexdigest()
@@ -160,7 +161,7 @@ class Payments:
         self.outbox = outbox   # the customer is told when the money arrives
 
     def _utc(self) -> dt.datetime:
-        return self.clock.now().astimezone(dt.timezone.utc)
+        return self.clock.now().astimezone(dt.UTC)
 
     async def start(self, msisdn: str, amount_fen: int, *, actor: Actor) -> PayLink:
         """Record a payment to be made and return the provider's link. Credits nothing."""
@@ -185,7 +186,7 @@ class Payments:
         row = await self.db.run(_find, ref, write=False) if 0 < len(ref) <= 40 else None
         if row is None:
             raise NotFound("没有找到这笔缴费。", "No such payment.")
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.timezone.utc)
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
         return {"ref": row.ref, "msisdn": row.msisdn, "amount_fen": row.amount_fen, "status": row.status,
                 "expires_at": expires.isoformat(), "open": row.status == "pending" and expires > self._utc()}
 

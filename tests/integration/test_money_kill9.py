@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, func, select
 
-from hotline.services.payments import SIGNATURE_HEADER, ReferenceProvider, canonical
+from hotline.services.payments import ReferenceProvider
 from hotline.store.sql.tables import ledger, orders, payments, subscribers, topup_cards
 
 CLI = [sys.executable, "-m", "hotline.cli"]
