@@ -52,6 +52,7 @@ UTC = dt.UTC
 SMS_SENDER = "10086"          # the port codes come from
 CODE_DIGITS = 6
 KEEP_SENDS = dt.timedelta(days=2)   # the send log is only needed for the rolling hour and the day
+SWEEP = 16                          # stale send-log rows removed by each send
 _CODE = re.compile(rf"\d{{{CODE_DIGITS}}}")
 
 # What a code is for, as the SMS says it (zh, en). A purpose not listed here is a programming error.
@@ -193,6 +194,7 @@ class Codes:
                 raise _limited(_seconds(_aware(oldest) + dt.timedelta(hours=1) - now),
                                "当前网络获取验证码过于频繁", "Too many codes were asked for from this address")
         conn.execute(insert(otp_sends).values(msisdn=number, purpose=purpose, client=client or None, sent_at=now))
+        self._sweep(conn, now)
         conn.execute(delete(otp_codes).where(otp_codes.c.msisdn == number,
                                              otp_codes.c.expires_at <= now))   # this number's stale codes
         conn.execute(delete(otp_codes).where(otp_codes.c.msisdn == number, otp_codes.c.purpose == purpose))
@@ -277,6 +279,17 @@ class Codes:
         if self.db.for_update:
             q = q.with_for_update()
         return conn.execute(q).one()
+
+    def _sweep(self, conn: Connection, now: dt.datetime) -> None:
+        """Delete a few stale send-log rows of any number: each send removes more than it adds, so the log
+        stays bounded without a maintenance job. Rows another transaction holds are skipped, never waited on."""
+        stale = (select(otp_sends.c.id).where(otp_sends.c.sent_at < now - KEEP_SENDS)
+                 .order_by(otp_sends.c.id).limit(SWEEP))
+        if self.db.for_update:
+            stale = stale.with_for_update(skip_locked=True)
+        ids = list(conn.execute(stale).scalars())
+        if ids:
+            conn.execute(delete(otp_sends).where(otp_sends.c.id.in_(ids)))
 
     def _refuse_if_locked(self, counter: Row[Any], local: dt.datetime) -> None:
         if counter.day == local.date() and counter.wrong >= self.limits.wrong_per_day:

@@ -30,7 +30,7 @@ from hotline.services.identity import (
     NoCodePending,
     WrongCode,
 )
-from hotline.store.sql.tables import audit_log, otp_codes, subscribers
+from hotline.store.sql.tables import audit_log, otp_codes, otp_sends, subscribers
 
 A, B = "13800138000", "13900139000"
 CLIENT = "203.0.113.9"
@@ -300,3 +300,13 @@ async def test_concurrent_password_guesses_are_counted_before_they_are_evaluated
     with pytest.raises(PasswordLocked):
         await hl.bss.verify_password(m, DEFAULT_PASSWORD, actor=Actor("assistant", "subscriber"))
     assert len(evaluated) == 3
+
+
+async def test_the_send_log_does_not_grow_without_bound(hl, clock):
+    for n in (A, B, "13700137000"):
+        await hl.codes.send(n, "verify", client=CLIENT)
+    clock.advance(days=3)
+    await hl.codes.send("13600136000", "verify", client=CLIENT)
+    rows = hl.db.run_sync(lambda c: c.execute(select(otp_sends.c.msisdn)).scalars().all(), write=False)
+    assert rows == ["13600136000"]
+    assert await hl.codes.purge() >= 3   # the three expired codes
