@@ -117,6 +117,28 @@ async def test_xiaobei_recharge_without_payment_credits_nothing_and_the_pay_link
     assert any("成功缴费50.00元" in m["text"] for m in demo.outbox.inbox_sync(ZHANG))
 
 
+async def test_xiaobei_tops_up_with_a_card_and_keeps_no_pin_in_the_transcript(demo, client):
+    r = (await client.post("/api/v1/assistant/messages", json={"text": "我要用充值卡充值", "msisdn": ZHANG})).json()
+    cid, secret = r["conversation_id"], r.get("secret")
+    for _ in range(8):
+        stage = r["state"]["stage"]
+        if stage == "otp":
+            await demo.outbox.deliver_due()
+            answer = re.search(r"(?<!\d)(\d{6})(?!\d)", demo.outbox.inbox_sync(ZHANG)[0]["text"]).group(1)
+        elif stage == "slot":
+            answer = CARD_30[0] if "序列号" in r["replies"][-1]["text"] else CARD_30[1]
+        elif stage == "confirm":
+            answer = "是"
+        else:
+            break
+        r = (await client.post("/api/v1/assistant/messages",
+                               json={"text": answer, "conversation_id": cid, "secret": secret})).json()
+    assert "30.00" in r["replies"][0]["text"], r
+    assert balance(demo, ZHANG) == 5_670 + 3_000 == ledger_sum(demo, ZHANG)
+    transcript = (await client.get(f"/api/v1/assistant/conversations/{cid}")).text
+    assert CARD_30[1] not in transcript
+
+
 async def test_the_pay_page_answers_this_machine_only(demo, api_key):
     link = await demo.services.payments.start(ZHANG, 1000, actor=__import__("hotline.bss.port").bss.port.SYSTEM)
     app = create_app(demo)
