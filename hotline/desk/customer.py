@@ -60,7 +60,8 @@ VERIFY_METHODS: dict[str, tuple[str, str]] = {
 }
 SLOT_LABELS: dict[SlotType, tuple[str, str]] = {
     SlotType.PRODUCT: ("产品", "Product"), SlotType.MONEY: ("金额（元）", "Amount (yuan)"),
-    SlotType.INT: ("数量", "Number"), SlotType.TEXT: ("内容", "Details"), SlotType.MSISDN: ("手机号码", "Mobile number"),
+    SlotType.INT: ("数量", "Number"), SlotType.TEXT: ("内容", "Details"),
+    SlotType.MSISDN: ("手机号码", "Mobile number"),
     SlotType.PHONE: ("电话号码", "Phone number"), SlotType.ID_NUMBER: ("证件号码", "ID number"),
     SlotType.PASSWORD: ("密码", "Password"), SlotType.CHOICE: ("选项", "Option"), SlotType.MONTH: ("月份", "Month"),
     SlotType.CITY: ("城市", "City"),
@@ -432,7 +433,8 @@ class CustomerDesk:
         """A ticket for the contact's customer (number, contact and conversation from the contact)."""
         _need_contact(scope)
         if key is not None and not _KEY.match(key):
-            raise InvalidInput("请求编号须为1至64位字母、数字或 :_-。", "The request key is 1 to 64 letters, digits, ':_-'.")
+            raise InvalidInput("请求编号须为1至64位字母、数字或 :_-。",
+                               "The request key is 1 to 64 letters, digits, ':_-'.")
         agent = scope.agent
         return await self.tickets.create(category=category, summary=summary, created_by=agent, msisdn=scope.msisdn,
                                          detail=detail, priority=priority, contact_id=scope.contact_id,
