@@ -241,7 +241,7 @@ class _Account:
                  "suspended_since", "counters")
 
     def __init__(self, *, msisdn: str, name: str, id_number: str, brand: Brand, payment_type: PaymentType,
-                 star: StarLevel, province: str, city: str, join_date: dt.date, language: str, status: Status,
+                 star: StarLevel | int, province: str, city: str, join_date: dt.date, language: str, status: Status,
                  plan: Product, password_hash: str, balance: int = 0, credit: int = 0, points: int = 0,
                  next_plan_code: str | None = None, opt_out: bool = False,
                  holdings: list[tuple[Product, bool, int, int | None, dt.datetime]] | None = None,
@@ -885,10 +885,10 @@ def _rebase(batch: _Batch, actual: dict[str, int]) -> None:
         if cols:
             rows = batch.rows[t.name]
             for n, row in enumerate(rows):
-                row = list(row)
+                cells = list(row)
                 for i, d in cols:
-                    row[i] += d
-                rows[n] = tuple(row)
+                    cells[i] += d
+                rows[n] = tuple(cells)
     batch.base = dict(actual)
     batch.next_ids = {name: batch.next_ids[name] + delta[name] for name in batch.next_ids}
 
@@ -906,9 +906,9 @@ def _write_job(conn: Connection, batch: _Batch, is_sqlite: bool) -> None:
 
 def _pg_types(conn: Connection) -> dict[str, list[str]]:
     """Each column's type as the database has it, for binary COPY (which sends exact widths)."""
-    out = {}
+    out: dict[str, list[str]] = {}
     for t in TABLES:
-        types = dict(conn.exec_driver_sql(
+        types: dict[str, str] = dict(conn.exec_driver_sql(
             "SELECT a.attname, a.atttypid::regtype::text FROM pg_attribute a "
             "WHERE a.attrelid = to_regclass(%(t)s) AND a.attnum > 0 AND NOT a.attisdropped",
             {"t": t.name}).all())
@@ -928,6 +928,7 @@ def _write_postgres(conn: Connection, batch: _Batch) -> None:
     types = batch.ctx.pg_types or _pg_types(conn)
     batch.ctx.pg_types = types
     raw = conn.connection.driver_connection
+    assert raw is not None
     with raw.cursor() as cur:
         for t in TABLES:
             rows = batch.rows[t.name]
@@ -947,6 +948,7 @@ def _write_postgres(conn: Connection, batch: _Batch) -> None:
 def _write_sqlite(conn: Connection, batch: _Batch) -> None:
     dialect = conn.dialect
     raw = conn.connection.driver_connection
+    assert raw is not None
     for t in TABLES:
         rows = batch.rows[t.name]
         if not rows:
@@ -954,13 +956,13 @@ def _write_sqlite(conn: Connection, batch: _Batch) -> None:
         procs = [(i, p) for i, c in enumerate(t.columns)
                  if (p := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None]
         if procs:  # dates, times and booleans as SQLAlchemy stores them
-            converted = []
+            converted: list[Any] = []
             for row in rows:
-                row = list(row)
+                cells = list(row)
                 for i, p in procs:
-                    if row[i] is not None:
-                        row[i] = p(row[i])
-                converted.append(row)
+                    if cells[i] is not None:
+                        cells[i] = p(cells[i])
+                converted.append(cells)
             rows = converted
         cols = _COLUMNS[t.name]
         raw.executemany(f"INSERT INTO {t.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
@@ -1010,13 +1012,13 @@ def seed_population(db: Database, products: ProductCatalog, *, subscribers: int,
         return batch
 
     if missing_demo:
-        batch = _Batch(ctx, next_ids)
+        demo = _Batch(ctx, next_ids)
         for a in _demo_accounts(ctx, demo_hashes):
-            batch.emit(a)
-        write(batch)
-        _count(report, batch)
+            demo.emit(a)
+        write(demo)
+        _count(report, demo)
         report.demo_subscribers = len(missing_demo)
-        next_ids = batch.next_ids
+        next_ids = demo.next_ids
         report.demo_cards = seed_demo_cards(db, clock=clock, kdf_n=kdf_n, seed=seed)
 
     population = _Population(ctx, seed, taken, pool)
@@ -1024,7 +1026,7 @@ def seed_population(db: Database, products: ProductCatalog, *, subscribers: int,
     with ThreadPoolExecutor(1, thread_name_prefix="hotline-seed") as writer:
         pending = None
         while generated < subscribers or pending is not None:
-            batch = None
+            batch: _Batch | None = None
             if generated < subscribers:
                 count = min(chunk, subscribers - generated)
                 batch = _Batch(ctx, next_ids)
