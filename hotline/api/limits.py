@@ -121,7 +121,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _frame_size(message: dict[str, Any]) -> int:
+def _frame_size(message: Message) -> int:
     text = message.get("text")
     if text is not None:
         return len(text.encode("utf-8", "surrogatepass"))

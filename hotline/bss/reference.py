@@ -81,8 +81,8 @@ class ReferenceBSS(MoneyIn):
                     return _replay(existing)
                 raise
             except DomainError as err:
-                if err.detail.get("replayed") or await self.db.run(self._record_failure, msisdn, kind, key, actor, params, err,
-                                     product_code, digest):
+                if err.detail.get("replayed") or await self.db.run(self._record_failure, msisdn, kind, key, actor,
+                                                                   params, err, product_code, digest):
                     raise
                 # the key was taken meanwhile: loop to replay it
         raise RuntimeError("order could not be settled")  # pragma: no cover

@@ -72,10 +72,10 @@ def parse(slot: Slot, raw: Any, products: ProductCatalog, clock: Clock) -> Any:
     if slot.type is SlotType.INT:
         if not _INT.fullmatch(text):
             raise InvalidInput(f"“{_shown(text)}”不是有效的数字。", f"'{_shown(text)}' is not a number.")
-        value = int(text)
-        if value > MAX_SLOT_INT:
+        number = int(text)
+        if number > MAX_SLOT_INT:
             raise InvalidInput(f"数字不能超过{MAX_SLOT_INT}。", f"The number cannot exceed {MAX_SLOT_INT}.")
-        return value
+        return number
     if slot.type is SlotType.MSISDN:
         return normalize_msisdn(text)
     if slot.type is SlotType.PHONE:

@@ -60,7 +60,7 @@ class Live:
         self.thread = threading.Thread(target=self.server.run, name="sec-input-server", daemon=True)
         self.headers = credentials(hl)
 
-    def __enter__(self) -> "Live":
+    def __enter__(self) -> Live:
         self.thread.start()
         deadline = time.monotonic() + WAIT
         while not self.server.started:

@@ -74,7 +74,7 @@ class SmsStore:
             self._loading = False
 
     @staticmethod
-    def _reserve(conn: Connection, batch: list["_Load"]) -> list[Loaded]:
+    def _reserve(conn: Connection, batch: list[_Load]) -> list[Loaded]:
         upsert = _rate_upsert(conn.dialect.name)
         out: dict[int, Loaded] = {}
         # Row locks are taken in number order, so two processes' batches cannot deadlock.
@@ -130,7 +130,7 @@ class SmsStore:
         finally:
             self._writing = False
 
-    async def _save_alone(self, item: "_Save") -> list[dict] | None:
+    async def _save_alone(self, item: _Save) -> list[dict] | None:
         for attempt in (1, 2):
             try:
                 return (await self.db.run(self._write, [item], False))[0]
@@ -140,7 +140,7 @@ class SmsStore:
         return None
 
     @staticmethod
-    def _write(conn: Connection, batch: list["_Save"], purge: bool) -> list[list[dict] | None]:
+    def _write(conn: Connection, batch: list[_Save], purge: bool) -> list[list[dict] | None]:
         results: list[list[dict] | None] = []
         seen: dict[str, list[dict]] = {}
         for item in batch:
@@ -184,7 +184,7 @@ class _Save:
     until: dt.datetime | None
     now: dt.datetime
     had_state: bool
-    done: "asyncio.Future[list[dict] | None]"
+    done: asyncio.Future[list[dict] | None]
 
 
 @dataclass
@@ -193,7 +193,7 @@ class _Load:
     message_key: str | None
     now: dt.datetime
     since: dt.datetime
-    done: "asyncio.Future[Loaded]"
+    done: asyncio.Future[Loaded]
 
 
 _RATE_UPSERTS: dict[str, Any] = {}
