@@ -148,6 +148,21 @@ def test_points_and_amounts_out_of_range_are_refused(live):
     assert live.balance() == before
 
 
+async def test_slots_typed_by_a_customer_are_bounded_and_refused_politely(live):
+    with live.http() as c:
+        before = c.get(f"/api/v1/subscribers/{ZHANG}").json()["points"]
+    async with live.ahttp() as c:
+        async def sms(text: str, mid: str) -> str:
+            r = await c.post("/api/v1/sms/inbound", json={"from": ZHANG, "text": text, "id": mid})
+            assert r.status_code == 200, r.text
+            return "\n".join(x["text"] for x in r.json())
+        assert "不能超过" in await sms("DHHF#100000000000", "slot-1")        # an INT beyond any balance of points
+        assert "不是有效的数字" in await sms("DHHF#٣٠٠", "slot-2")            # digits of another script
+        assert "内容过长" in await sms("TS#" + "信号差" * 200, "slot-3")      # a text slot: refused, not cut
+    with live.http() as c:
+        assert c.get(f"/api/v1/subscribers/{ZHANG}").json()["points"] == before
+
+
 def test_a_huge_body_is_refused_with_413_before_it_is_read_whole(live):
     before = live.balance()
     big = json.dumps({"amount_fen": 100, "pad": "x" * (1 << 20)})
