@@ -25,7 +25,7 @@ from hotline.domain.msisdn import normalize_msisdn
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import ticket_notes, tickets
 
-CATEGORIES: dict[str, tuple[str, str]] = {
+CATEGORIES: dict[str, tuple[str, str]] = {   # the desk offers them in this order
     "complaint": ("投诉", "Complaint"), "fault": ("故障", "Fault"),
     "suggestion": ("建议", "Suggestion"), "inquiry": ("咨询", "Inquiry"),
     "billing_dispute": ("话费争议", "Billing dispute"), "praise": ("表扬", "Praise"),
