@@ -277,3 +277,29 @@ async def test_with_kannel_the_loop_delivers_through_the_gateway_and_keeps_only_
     assert records[otp]["redacted"] and code not in records[otp]["text"] and records[otp]["sent_at"]
     assert records[notice]["text"] == long_notice
     assert hl.outbox.inbox_sync() == []                 # with a gateway there is no demo inbox at all
+
+
+def test_the_server_started_with_kannel_delivers_on_its_own(settings, clock, kannel):
+    """No one calls the Outbox's loop here: the app's lifespan runs it, as ``hotline serve`` does."""
+    from starlette.testclient import TestClient
+
+    from hotline.api.app import create_app
+    from hotline.bootstrap import bootstrap
+
+    server = bootstrap(settings.model_copy(update={"outbox_gateway": "kannel", "outbox_interval": 0.05,
+                                                   "kannel_sendsms_url": kannel.sendsms_url,
+                                                   "kannel_password": kannel.secret}), clock=clock)
+    try:
+        before = kannel.fakesmsc.count()
+        code = a_code()
+        with TestClient(create_app(server)) as tc:
+            sent = tc.portal.call(lambda: server.outbox.send(LI, CODE_SMS.format(code=code), purpose="otp",
+                                                             secret=True))
+            got = kannel.fakesmsc.wait_for(before + 1, 60, kannel.diagnostics)
+            wait_until("the record says sent", lambda: [r["status"] for r in server.outbox.records_sync()
+                                                        if r["id"] == sent] == ["sent"], 30, kannel.diagnostics, 0.02)
+        [mt] = got[before:]
+        assert (mt.sender, mt.to, mt.decoded("ucs2")) == ("10086", LI, CODE_SMS.format(code=code))
+        assert code not in str(server.outbox.records_sync())
+    finally:
+        server.close()
