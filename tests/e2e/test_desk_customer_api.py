@@ -17,7 +17,8 @@ from hotline.api.routes import desk_customer
 from hotline.desk.accounts import Accounts
 from hotline.desk.auth import COOKIE
 from hotline.services import audit
-from hotline.store.sql.tables import audit_log, orders as orders_t
+from hotline.store.sql.tables import audit_log
+from hotline.store.sql.tables import orders as orders_t
 
 ZHAO = "13812345678"
 BASE = f"/api/v1/desk/customers/{ZHAO}"
