@@ -208,9 +208,16 @@ class Payments:
         if n.status != "paid":
             await self.db.run(_mark, row.id, "failed", None, None, None)
             return {"ref": n.ref, "status": "failed"}
+        if row.status == "refund" and row.provider_txn == n.txn:
+            return {"ref": n.ref, "status": "refund", "replayed": True}
         await self._claim(row.id, n.txn)
-        result = await self.bss.credit_payment(row.msisdn, row.amount_fen, ref=row.ref, provider=row.provider,
-                                               key=f"pay:{row.ref}", actor=NOTIFY_ACTOR)
+        try:
+            result = await self.bss.credit_payment(row.msisdn, row.amount_fen, ref=row.ref, provider=row.provider,
+                                                   key=f"pay:{row.ref}", actor=NOTIFY_ACTOR)
+        except DomainError as err:   # paid, but the account cannot take it (closed meanwhile): to be refunded
+            log.warning("payment %s: paid but not credited (%s); marked for refund", n.ref, err.code)
+            await self.db.run(_mark, row.id, "refund", n.txn, None, None)
+            return {"ref": n.ref, "status": "refund", "reason": err.as_dict()}
         await self.db.run(_mark, row.id, "paid", n.txn, result.order_id, self._utc())
         balance = result.result.get("balance_fen")
         if self.outbox is not None and not result.replayed and isinstance(balance, int):
@@ -240,7 +247,7 @@ def _find(conn: Connection, ref: str) -> Any:
 def _mark(conn: Connection, payment_id: int, status: str, txn: str | None, order_id: int | None,
           paid_at: dt.datetime | None) -> None:
     values: dict[str, Any] = {"status": status}
-    if status == "paid":
+    if status in ("paid", "refund"):
         values.update(provider_txn=txn, order_id=order_id, paid_at=paid_at)
     conn.execute(update(payments).where(payments.c.id == payment_id).values(**values))
 
@@ -253,10 +260,17 @@ def demo_secret(data_dir: Path) -> str:
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    partial = path.with_name(f".payment-secret.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secret + "\n")
-    return secret
+    try:
+        os.link(partial, path)        # the first process to start wins; the others read its secret
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink()
+    return path.read_text().strip()
 
 
 def build_provider(settings: Any) -> PaymentProvider:

@@ -208,6 +208,18 @@ async def test_a_notification_for_another_amount_or_with_another_payments_txn_cr
     assert balance(demo, LI) == 31_000 == ledger_sum(demo, LI)
 
 
+async def test_a_payment_to_a_number_closed_meanwhile_is_kept_for_refund_not_credited(demo, client):
+    from hotline.bss.port import SYSTEM
+    ref = await start_payment(client, LI, 1_500)
+    await demo.bss.change_status(LI, "close", key="close-li", actor=SYSTEM)
+    body, headers = signed(demo, {"ref": ref, "txn": "T-closed", "amount_fen": 1_500, "status": "paid"})
+    for _ in range(2):
+        r = await client.post("/api/v1/payments/notify", content=body, headers=headers)
+        assert r.status_code == 200 and r.json()["status"] == "refund", r.text   # the provider stops retrying
+    assert balance(demo, LI) == 30_000 == ledger_sum(demo, LI)
+    assert count(demo, payments, payments.c.ref == ref, payments.c.status == "refund") == 1
+
+
 async def test_starting_a_payment_needs_an_api_key_and_credits_nothing(demo, client):
     async with httpx.AsyncClient(transport=client._transport, base_url=HOST) as anonymous:
         assert (await anonymous.post("/api/v1/payments", json={"msisdn": LI, "amount_fen": 100})).status_code == 401

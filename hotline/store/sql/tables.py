@@ -426,7 +426,7 @@ payments = Table(
     Column("provider", String(24), nullable=False),
     Column("msisdn", String(11), nullable=False),
     Column("amount_fen", BigInteger, nullable=False),               # what is credited, whatever is notified
-    Column("status", String(12), nullable=False),                   # pending | paying | paid | failed
+    Column("status", String(12), nullable=False),                   # pending | paying | paid | failed | refund
     Column("provider_txn", String(64), unique=True),                # one credit per provider transaction
     Column("order_id", BigInteger),
     Column("channel", String(16), nullable=False),
