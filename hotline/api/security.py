@@ -18,7 +18,8 @@ Install with ``install(app)``; pure ASGI, so streaming responses and WebSockets 
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI

@@ -7,7 +7,8 @@ The browser carries the session in the HttpOnly, SameSite=Strict cookie ``hotlin
 
 from __future__ import annotations
 
-from typing import Annotated, Callable
+from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, WebSocket
 from starlette.requests import HTTPConnection

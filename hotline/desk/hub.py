@@ -46,7 +46,7 @@ class ChatEvent:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, raw: str | bytes) -> "ChatEvent":
+    def from_json(cls, raw: str | bytes) -> ChatEvent:
         return cls(**json.loads(raw))
 
 
@@ -66,7 +66,7 @@ class Hub(Protocol):
 # ---------------------------------------------------------------------------------------- in memory
 
 class MemorySubscription:
-    def __init__(self, hub: "MemoryHub") -> None:
+    def __init__(self, hub: MemoryHub) -> None:
         self._hub = hub
         self._queue: asyncio.Queue[ChatEvent] = asyncio.Queue(maxsize=1000)
         self.topics: set[str] = set()
@@ -86,7 +86,7 @@ class MemorySubscription:
     async def get(self, timeout: float | None = None) -> ChatEvent | None:
         try:
             return await asyncio.wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
     def _put(self, event: ChatEvent) -> None:
@@ -128,7 +128,7 @@ class RedisSubscription:
 
     POLL = 0.2
 
-    def __init__(self, hub: "RedisHub") -> None:
+    def __init__(self, hub: RedisHub) -> None:
         self._hub = hub
         self._pubsub = hub.redis.pubsub(ignore_subscribe_messages=True)
         self._lock = asyncio.Lock()
@@ -246,5 +246,5 @@ class ChatLog:
 
 def _iso(value: dt.datetime) -> str:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.isoformat()

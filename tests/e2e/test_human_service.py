@@ -149,10 +149,12 @@ def test_a_customer_is_served_by_an_agent_from_chat_to_wallboard(server, phone, 
     assert agent.el("ctx-business").text.strip()                        # the recognised business, by name
 
     # The customer is told who serves them; the two chat both ways.
-    customer.wait("the agent joins", lambda d: any("王芳" in n.text for n in customer.all('[data-testid="live-notice"]')))
+    customer.wait("the agent joins",
+                  lambda d: any("王芳" in n.text for n in customer.all('[data-testid="live-notice"]')))
     agent.el("chat-input").send_keys("您好，我是王芳，请问还有什么可以帮您？")
     agent.el("chat-send").click()
-    customer.wait("the agent's words", lambda d: any("我是王芳" in m.text for m in customer.all('[data-testid="msg-agent"]')))
+    customer.wait("the agent's words",
+                  lambda d: any("我是王芳" in m.text for m in customer.all('[data-testid="msg-agent"]')))
     customer.type("帮我办一个1G的流量包")
     agent.wait("the customer's words on the desk", lambda: ("customer", "帮我办一个1G的流量包") in agent.transcript())
 

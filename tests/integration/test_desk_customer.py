@@ -16,8 +16,8 @@ from hotline.assistant.store import Conversation, ConversationStore, TurnWrite
 from hotline.care.tickets import Tickets
 from hotline.desk.customer import VERIFIED_TTL, CustomerDesk, VerificationFailed, VerificationRequired
 from hotline.desk.scope import OutOfScope, Scope
-from hotline.services.identity import CodeError, CodeLocked, WrongCode
 from hotline.domain.errors import InvalidInput, PasswordLocked, WrongPassword
+from hotline.services.identity import CodeError, CodeLocked, WrongCode
 from hotline.store.sql.tables import audit_log, orders
 
 ZHAO = "13812345678"

@@ -19,8 +19,16 @@ from hotline.api.deps import HotlineDep
 from hotline.desk.accounts import Agent
 from hotline.desk.auth import require_role
 from hotline.domain.errors import InvalidInput
-from hotline.routing.reports import (INTERVALS, Reports, business_day, csv_filename, intervals_csv, live,
-                                     load_queue_infos, queue_infos)
+from hotline.routing.reports import (
+    INTERVALS,
+    Reports,
+    business_day,
+    csv_filename,
+    intervals_csv,
+    live,
+    load_queue_infos,
+    queue_infos,
+)
 
 router = APIRouter(prefix="/wallboard", tags=["wallboard"])
 
