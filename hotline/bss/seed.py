@@ -81,6 +81,7 @@ from hotline.store.sql.tables import (
     ledger,
     subscribers,
     subscriptions,
+    topup_cards,
     usage_counters,
     usage_records,
 )
@@ -1055,8 +1056,13 @@ def seed_population(db: Database, products: ProductCatalog, *, subscribers: int,
 
 def seed_demo_cards(db: Database, *, clock: Clock, kdf_n: int, seed: int = DEFAULT_SEED) -> int:
     """Write the demo top-up cards that are not there yet; returns how many were added."""
-    hashes = _hash_all([(pin, derived_salt(seed, serial)) for serial, pin, _, _ in DEMO_CARDS], kdf_n)
-    made = [NewCard(serial, pin, value, until) for serial, pin, value, until in DEMO_CARDS]
+    have = db.run_sync(lambda c: set(c.execute(select(topup_cards.c.serial).where(
+        topup_cards.c.serial.in_([card[0] for card in DEMO_CARDS]))).scalars()), write=False)
+    missing = [card for card in DEMO_CARDS if card[0] not in have]
+    if not missing:
+        return 0
+    hashes = _hash_all([(pin, derived_salt(seed, serial)) for serial, pin, _, _ in missing], kdf_n)
+    made = [NewCard(serial, pin, value, until) for serial, pin, value, until in missing]
     return len(db.run_sync(insert_cards, (card_rows(made, hashes, "demo", clock.now()),)))
 
 
@@ -1067,6 +1073,9 @@ def seed_demo_if_empty(db: Database, products: ProductCatalog, *, clock: Clock, 
     empty = db.run_sync(lambda conn: conn.execute(select(subscribers.c.id).limit(1)).first() is None,
                         write=False)
     if not empty:
+        if db.run_sync(lambda conn: conn.execute(select(subscribers.c.id).where(
+                subscribers.c.msisdn.in_(list(DEMO_PASSWORDS))).limit(1)).first() is not None, write=False):
+            seed_demo_cards(db, clock=clock, kdf_n=kdf_n, seed=seed)   # a database seeded before cards existed
         return None
     return seed_population(db, products, subscribers=synthetic, seed=seed, clock=clock, kdf_n=kdf_n,
                            progress=progress)

@@ -19,8 +19,8 @@ from hotline.domain.msisdn import is_valid_msisdn
 from hotline.domain.subscriber import StarLevel
 from hotline.store.sql import migrate
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import (bill_items, bills, ledger, subscribers, subscriptions, usage_counters,
-                                      usage_records)
+from hotline.store.sql.tables import (bill_items, bills, ledger, subscribers, subscriptions, topup_cards,
+                                      usage_counters, usage_records)
 
 ME = Actor("test", "t")
 ZHANG, LI, WANG = "13800138000", "13900139000", "13700137000"
@@ -316,9 +316,12 @@ async def test_seed_demo_if_empty(hl):
     first = seed_demo_if_empty(hl.db, hl.bss.products, clock=hl.bss.clock, kdf_n=hl.settings.password_kdf_n,
                                synthetic=10)
     assert first is not None and first.subscribers == 13
+    assert first.demo_cards == 6 and count(hl.db, topup_cards) == 6
+    hl.db.run_sync(lambda c: c.execute(topup_cards.delete()))   # a database seeded before there were cards
     again = seed_demo_if_empty(hl.db, hl.bss.products, clock=hl.bss.clock, kdf_n=hl.settings.password_kdf_n,
                                synthetic=10)
     assert again is None and count(hl.db, subscribers) == 13
+    assert count(hl.db, topup_cards) == 6   # the demo cards are there for the README's examples
 
 
 def test_writes_made_between_chunks_move_the_next_chunk_ids(hl, clock):
