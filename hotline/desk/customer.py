@@ -34,6 +34,7 @@ from hotline.domain.errors import DomainError, InvalidInput, NotFound, PasswordL
 from hotline.domain.identity import mask_id_number, mask_name
 from hotline.services import audit
 from hotline.services.base import Request
+from hotline.services.flow import FlowState, Level
 from hotline.services.identity import CodeError, Codes, CodeTooSoon
 from hotline.services.otp import SMS_SENDER
 from hotline.services.service import Services
@@ -246,12 +247,19 @@ class CustomerDesk:
         return v.as_dict()
 
     async def _conversation_ok(self, number: str, conversation_id: str) -> bool:
-        """Did 小贝 verify this number in this conversation (a code, or a message from the phone), still fresh?"""
+        """Did 小贝 verify this number in this conversation (a code, a message from the phone, the service
+        password: an assurance of the flow), still fresh?"""
         conv = await ConversationStore(self.db).load(conversation_id)
-        if conv is None or conv.state.get("msisdn") != number:
+        if conv is None:
             return False
         now = self.clock.now()
         if conv.expires_at is not None and conv.expires_at <= now:
+            return False
+        flow = FlowState.of(conv.state.get("flow"))
+        if flow.msisdn == number and any(a.msisdn == number and a.level >= Level.POSSESSION and a.until > now
+                                         for a in flow.assurances):
+            return True
+        if conv.state.get("msisdn") != number:    # a conversation stored before the business flow
             return False
         until = conv.state.get("auth_until")
         return bool(conv.state.get("verified")) or bool(until and dt.datetime.fromisoformat(until) > now)

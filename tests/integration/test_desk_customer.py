@@ -17,6 +17,7 @@ from hotline.care.tickets import Tickets
 from hotline.desk.customer import VERIFIED_TTL, CustomerDesk, VerificationFailed, VerificationRequired
 from hotline.desk.scope import OutOfScope, Scope
 from hotline.domain.errors import InvalidInput, PasswordLocked, WrongPassword
+from hotline.services.flow import Assurance, FlowState, Level
 from hotline.services.identity import CodeError, CodeLocked, WrongCode
 from hotline.store.sql.tables import audit_log, orders
 
@@ -194,12 +195,18 @@ async def test_a_code_expires_and_too_many_wrong_ones_lock_the_number(desk, hl):
 async def test_xiaobeis_verification_of_the_conversation_carries_over(desk, hl):
     store = ConversationStore(hl.db)
     now = hl.services.clock.now()
+    def flow(number: str, minutes: int) -> dict:        # what 小贝 stores once a code proved the number
+        held = [Assurance(number, Level.POSSESSION, "assistant", now + dt.timedelta(minutes=minutes))]
+        return {"msisdn": number, "flow": FlowState(number, held).as_dict()}
     for cid, state in (("conv-verified", {"msisdn": ZHAO, "verified": True}),
                        ("conv-unverified", {"msisdn": ZHAO, "verified": False}),
-                       ("conv-other", {"msisdn": "13900139000", "verified": True})):
+                       ("conv-other", {"msisdn": "13900139000", "verified": True}),
+                       ("conv-flow", flow(ZHAO, 10)), ("conv-flow-expired", flow(ZHAO, -1)),
+                       ("conv-flow-other", flow("13900139000", 10))):
         await store.save(Conversation(cid, "web", state["msisdn"], state), TurnWrite(), now,
                          now + dt.timedelta(minutes=30))
-    for cid in ("conv-unverified", "conv-other", "conv-missing"):
+    assert (await desk.verify_conversation(here(conversation="conv-flow")))["method"] == "conversation"
+    for cid in ("conv-unverified", "conv-other", "conv-missing", "conv-flow-expired", "conv-flow-other"):
         with pytest.raises(VerificationFailed):
             await desk.verify_conversation(here(conversation=cid))
     with pytest.raises(VerificationFailed):       # only the contact's own conversation counts
