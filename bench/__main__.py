@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from bench.common import BACKENDS, KDF_N, Row, env_float, env_int, log, render_table, write_results
 

@@ -48,13 +48,23 @@ import select
 import sys
 import tempfile
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
-from bench.common import (BACKENDS, KDF_N, Row, analyze, fresh_database, latency_summary, log, postgres_reachable,
-                          settings_for)
+from bench.common import (
+    BACKENDS,
+    KDF_N,
+    Row,
+    analyze,
+    fresh_database,
+    latency_summary,
+    log,
+    postgres_reachable,
+    settings_for,
+)
 from bench.loadgen import LoadGen, OpenLoop
 from bench.sms import LoadGenProcess, _cpu_seconds, _env, _machine_busy, _modes, _spread, servers
 from bench.sms import _merge as _merge_slices
@@ -71,8 +81,9 @@ FAQ = ("出国漫游怎么收费", "5G套餐有哪些", "营业厅几点关门",
        "怎么注销号码", "实名制怎么登记", "eSIM怎么开通", "限速了怎么回事", "预付费和后付费有什么区别",
        "中国移动APP怎么登录", "怎么预约营业厅", "有英文服务吗", "家庭宽带多少钱一个月", "流量结转规则是什么",
        "定向流量包括哪些APP")
-FAQ_PAIRS = (("出国漫游怎么收费", "那日本呢"), ("宽带怎么办理", "家庭宽带多少钱一个月"), ("5G套餐有哪些", "VoLTE是什么"),
-             ("流量超出了怎么收费", "限速了怎么回事"), ("积分怎么算", "星级有什么用"), ("补卡需要带什么", "实名制怎么登记"))
+FAQ_PAIRS = (("出国漫游怎么收费", "那日本呢"), ("宽带怎么办理", "家庭宽带多少钱一个月"),
+             ("5G套餐有哪些", "VoLTE是什么"), ("流量超出了怎么收费", "限速了怎么回事"),
+             ("积分怎么算", "星级有什么用"), ("补卡需要带什么", "实名制怎么登记"))
 GREETINGS = ("你好", "在吗", "您好")
 THANKS = ("谢谢", "好的谢谢", "好的，谢谢你")
 GOODBYES = ("再见", "拜拜")
@@ -113,7 +124,7 @@ def _as_expected(expect: str, r: dict[str, Any]) -> bool:
     raise ValueError(expect)
 
 
-def conversations(numbers: list[str], w: int, seed: int) -> Iterator[Turn]:
+def conversations(numbers: list[str], w: int, seed: int) -> Generator[Turn, bool | None, None]:
     """Endless turns for connection ``w``; ``send(ok)`` after each answer (ok: it was as expected)."""
     rng = random.Random(f"{seed}:{w}")
     kinds = [k for k, _ in SESSIONS]
@@ -166,7 +177,7 @@ class AssistantLoadGen(LoadGen):
         self.conv_ids: list[str] = [""] * c
         self.n_convs = 0
         self.db_url = cfg.get("db_url") or ""
-        self._engine = None
+        self._engine: Engine | None = None
         try:
             from hotline.assistant.texts import say
             self.error_texts = {say("error", "zh"), say("error", "en")}
@@ -243,9 +254,10 @@ class AssistantLoadGen(LoadGen):
         async def worker(w: int) -> None:
             while True:
                 if sched is not None:
-                    due = await sched.next()
-                    if due is None:
+                    next_due = await sched.next()
+                    if next_due is None:
                         return
+                    due = next_due
                 elif clock() >= deadline:
                     return
                 turn = self.next_turn[w]

@@ -21,7 +21,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 UPDATE_SQLITE = "UPDATE subscribers SET balance_fen = balance_fen - 1 WHERE id = ?"
 UPDATE_PG = "UPDATE subscribers SET balance_fen = balance_fen - 1 WHERE id = %s"

@@ -13,9 +13,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import URL, make_url
@@ -111,9 +112,11 @@ def environment() -> dict[str, Any]:
            "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]}
     with contextlib.suppress(Exception):
         with psycopg.connect(**pg_conninfo(PG_URL), connect_timeout=3) as c:
-            env["postgresql"] = c.execute("SHOW server_version").fetchone()[0]
-            for name in ("synchronous_commit", "fsync", "wal_sync_method", "commit_delay", "shared_buffers"):
-                env[f"pg_{name}"] = c.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("server_version", "synchronous_commit", "fsync", "wal_sync_method", "commit_delay",
+                         "shared_buffers"):
+                row = c.execute(f"SHOW {name}").fetchone()
+                assert row is not None   # SHOW answers one row
+                env["postgresql" if name == "server_version" else f"pg_{name}"] = row[0]
     return env
 
 
@@ -183,7 +186,7 @@ def fresh_database(backend: str) -> Iterator[str]:
 
 
 def settings_for(url: str, threads: int = 8) -> Settings:
-    data_dir = Path(make_url(url).database).parent if url.startswith("sqlite") else Path(tempfile.gettempdir())
+    data_dir = Path(make_url(url).database or ".").parent if url.startswith("sqlite") else Path(tempfile.gettempdir())
     return Settings(database_url=url, data_dir=data_dir, password_kdf_n=KDF_N, db_threads=threads,
                     seed_demo=False)
 

@@ -45,7 +45,8 @@ import json
 import random
 import sys
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 QUERIES = ("YE", "CXLL", "CXHF", "CXTC", "JF", "0000", "CXYY", "ZD", "XJ", "CXDX")
 ORDERS = ("KTLL1", "KTLL3", "KTLL10")  # one-off packs: they stack, so a number can order again and again

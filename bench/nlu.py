@@ -30,7 +30,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # bench.common is imported late, after the CPU pin
+    from bench.common import Row
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_FILE = ROOT / "tests" / "data" / "nlu_eval.tsv"
@@ -133,7 +136,7 @@ def _spawn(cfg: dict[str, Any]) -> dict[str, Any]:
                           timeout=CHILD_TIMEOUT)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
-        log(f"nlu: the pinned process failed:\n" + "\n".join(lines[-12:]))
+        log("nlu: the pinned process failed:\n" + "\n".join(lines[-12:]))
         raise RuntimeError(f"the NLU process exited with {proc.returncode}: {lines[-1] if lines else ''}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -26,8 +26,17 @@ from typing import Any
 from sqlalchemy import event
 
 from bench import bare
-from bench.common import (BACKENDS, Row, analyze, hotline_on, latency_summary, log, pg_conninfo, populate,
-                          postgres_reachable)
+from bench.common import (
+    BACKENDS,
+    Row,
+    analyze,
+    hotline_on,
+    latency_summary,
+    log,
+    pg_conninfo,
+    populate,
+    postgres_reachable,
+)
 from hotline.bootstrap import Hotline
 from hotline.bss.port import Actor
 
@@ -98,6 +107,7 @@ def _bare(hl: Hotline, subs: list[tuple[int, str]], threads: int, duration: floa
     ids = [i for i, _ in subs]
     if hl.db.is_sqlite:
         path = hl.db.url.database
+        assert path
         if threads == 1:
             return bare.sqlite_loop(path, ids, threads=1, duration=duration)
         # two honest ways to share SQLite's single writer slot; the better one is the limit (see _merge)
@@ -166,7 +176,7 @@ def run(backends: tuple[str, ...] = BACKENDS, *, population: int = 1000, seconds
                     log(f"orders/{backend}/{mode}: {seconds:.0f}s of orders with {conc} task(s) and {seconds:.0f}s "
                         f"of bare loop with {conc} thread(s), interleaved in {n} slices")
                     parts, bare_parts = [], []
-                    for _ in range(n):  # alternate, so that background noise hits both alike
+                    for _slice in range(n):  # alternate, so that background noise hits both alike
                         parts.append(asyncio.run(order_loop(hl, subs, duration=seconds / n, concurrency=conc,
                                                             tag=mode)))
                         bare_parts.append(_bare(hl, subs, conc, seconds / n))

@@ -24,8 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from bench import bare
-from bench.common import (BACKENDS, RESULTS_DIR, Row, analyze, hotline_on, latency_summary, log, pg_conninfo,
-                          populate, postgres_reachable)
+from bench.common import (
+    BACKENDS,
+    RESULTS_DIR,
+    Row,
+    analyze,
+    hotline_on,
+    latency_summary,
+    log,
+    pg_conninfo,
+    populate,
+    postgres_reachable,
+)
 from bench.orders import count_statements, order_loop
 
 IDLE = "idle: worker waits for its next job (event loop turn + thread hop)"
@@ -60,7 +70,7 @@ def _category(key: tuple[str, int, str]) -> str:
 def _commit_time(stats: dict) -> float:
     """Inclusive time of the driver's commit (sqlite3 builtin, or psycopg's Connection.commit)."""
     t = 0.0
-    for (file, _, func), (_, _, tt, ct, _) in stats.items():
+    for (file, _, func), (_, _, _tt, ct, _) in stats.items():
         if file == "~" and "commit" in func and "sqlite3" in func:
             t += ct
         elif file.endswith("psycopg/connection.py") and func == "commit":
@@ -102,8 +112,10 @@ def profile_backend(backend: str, orders: int, population: int) -> dict[str, Any
         plain = asyncio.run(order_loop(hl, subs, count=orders, tag="plain"))
         ids = [i for i, _ in subs]
         if hl.db.is_sqlite:
-            raw = bare.sqlite_loop(hl.db.url.database, ids, duration=1.0)
-            fsync = fsync_latency(str(Path(hl.db.url.database).parent))
+            db_path = hl.db.url.database
+            assert db_path
+            raw = bare.sqlite_loop(db_path, ids, duration=1.0)
+            fsync = fsync_latency(str(Path(db_path).parent))
         else:
             raw = bare.postgres_loop(pg_conninfo(hl.db.url), ids, duration=1.0)
             fsync = None  # on the server side; see pg_test_fsync for the server's disk

@@ -14,9 +14,9 @@ Then a **cycle** repeats: an active contact is wrapped up (its agent frees a slo
 enqueued (so 50,000 keep waiting), and ``Router.decide()`` runs until nothing is left to decide — the
 freed agent picks the best waiting contact it may serve over its queues, channels, languages and
 overflow steps, the queue's strategy picks the agent, and the claim is made, in one atomic step (one
-FCALL of the routing Functions library on Redis); offers are accepted. Only ``decide()`` calls are timed: **decisions/s** = offers
-made ÷ time spent in decide (including the calls that found nothing to do); p50/p99 per decision that
-made an offer.
+FCALL of the routing Functions library on Redis); offers are accepted. Only ``decide()`` calls are timed:
+**decisions/s** = offers made ÷ time spent in decide (including the calls that found nothing to do); p50/p99 per
+decision that made an offer.
 
 * ``memory``: one process. Goal: ≥ 20,000 decisions/s and p99 ≤ 1 ms.
 * ``redis``, ``N proc decisions``: N processes (``--routing-processes``, default 4) share the prefix;
@@ -73,7 +73,7 @@ def profiles(n: int, seed: int = 86) -> list:
     out = []
     for i in range(n):
         skills = {s: rnd.randint(3, 10) for s in rnd.sample(SKILLS, rnd.choice((2, 3)))}
-        langs = ("zh",)
+        langs: tuple[str, ...] = ("zh",)
         if rnd.random() < 0.05:
             skills["vip"] = rnd.randint(5, 10)
         if rnd.random() < 0.05:

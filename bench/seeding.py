@@ -77,7 +77,7 @@ def run(backends: tuple[str, ...] = BACKENDS, *, seed_subscribers: int = 20_000,
                 samples: list[tuple[float, int]] = []
                 t0 = time.perf_counter()
 
-                def progress(done: int) -> None:
+                def progress(done: int, samples: list[tuple[float, int]] = samples, t0: float = t0) -> None:
                     now = time.perf_counter()
                     samples.append((now - t0, done))
                     if now - t0 > seed_budget:

@@ -43,13 +43,23 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from bench.common import (BACKENDS, KDF_N, Row, analyze, fresh_database, latency_summary, log, postgres_reachable,
-                          settings_for)
+from bench.common import (
+    BACKENDS,
+    KDF_N,
+    Row,
+    analyze,
+    fresh_database,
+    latency_summary,
+    log,
+    postgres_reachable,
+    settings_for,
+)
 from hotline.bootstrap import bootstrap
 
 GOAL_RATIO = 0.4

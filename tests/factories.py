@@ -18,6 +18,7 @@ DEFAULT_PASSWORD = "482916"
 def make_subscriber(hl: Hotline, msisdn: str = "13812345678", *, password: str = DEFAULT_PASSWORD,
                     holdings: tuple[tuple[str, bool], ...] = (), **overrides: Any) -> str:
     today = hl.bss.clock.today()
+    row: dict[str, Any]
     row = dict(msisdn=msisdn, name="赵六", id_number="11010519491231002X", brand="easyown",
                payment_type="prepaid", star_level=1, province="BJ", city="北京",
                join_date=dt.date(2015, 3, 1), language="zh", status="active", plan_code="plan.easyown_18",

@@ -19,11 +19,11 @@ import datetime as dt
 import re
 import tomllib
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import cn2an
 from pypinyin import Style, lazy_pinyin, pinyin
@@ -495,7 +495,8 @@ class EntityExtractor:
             if yuan is None:
                 continue
             jiao = m["j"] or m["j2"]
-            if m["n"] == "一" and m["u"] == "块" and not (jiao or m["q"]) and not _MONEY_VERB_BEFORE.search(t, 0, m.start()):
+            if (m["n"] == "一" and m["u"] == "块" and not (jiao or m["q"])
+                    and not _MONEY_VERB_BEFORE.search(t, 0, m.start())):
                 continue   # 一块 is "together" unless it is 一块钱 or follows 充/交 …
             fen = int(yuan * 100) + 10 * _digit(jiao) + _digit(m["f"])
             yield m.start(), m.end(), "money", fen, 1.0
@@ -504,8 +505,8 @@ class EntityExtractor:
             if fen:
                 yield m.start(), m.end(), "money", fen, 1.0
         for m in _MONEY_FEN.finditer(t):
-            if m["f"] and (fen := _int(m["f"])):
-                yield m.start(), m.end(), "money", fen, 1.0
+            if m["f"] and (only_fen := _int(m["f"])):
+                yield m.start(), m.end(), "money", only_fen, 1.0
         for rx in (_MONEY_VERB, _MONEY_BEFORE):
             for m in rx.finditer(t):
                 digits = m["n"]
@@ -588,8 +589,8 @@ class EntityExtractor:
                 continue
             yield m.start(), m.end(), "month", f"{year}{int(m['m'] or m['m2']):02d}", 1.0
         for m in _DATE_REL.finditer(t):
-            day = today + dt.timedelta(days=_DATE_REL_DAYS[m.group()])
-            yield m.start(), m.end(), "date", day.isoformat(), 1.0
+            rel_day = today + dt.timedelta(days=_DATE_REL_DAYS[m.group()])
+            yield m.start(), m.end(), "date", rel_day.isoformat(), 1.0
         for m in _DATE_ISO.finditer(t):
             if day := _date(int(m["y"]), int(m["m"]), int(m["d"])):
                 yield m.start(), m.end(), "date", day.isoformat(), 1.0

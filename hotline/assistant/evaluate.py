@@ -9,10 +9,10 @@ specific) counts as right. Further columns are ignored.
 from __future__ import annotations
 
 import csv
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 OOS = "out_of_scope"   # the NLU's label for requests the operator does not serve
 

@@ -1,8 +1,8 @@
 """The knowledge base: articles (title, body, tags) answered by BM25 retrieval over jieba tokens.
 
 Every consultation in the catalogue (a business whose handler is ``info``) is an article: its name is
-the title, its reply is the body, its ``tags`` are the keywords and its examples the questions, so the answer a customer gets by
-name, by SMS command or by a question in their own words is one text kept in one place.
+the title, its reply is the body, its ``tags`` are the keywords and its examples the questions, so the answer a
+customer gets by name, by SMS command or by a question in their own words is one text kept in one place.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class KnowledgeBase:
         self._bm25 = BM25Okapi(corpus) if corpus else None
 
     @classmethod
-    def from_catalog(cls, catalog: Catalog, fields: dict[str, str]) -> "KnowledgeBase":
+    def from_catalog(cls, catalog: Catalog, fields: dict[str, str]) -> KnowledgeBase:
         """An article per consultation; ``fields`` fill the reply templates ({portal} …)."""
         articles = []
         for b in catalog:

@@ -22,9 +22,10 @@ import time
 import tomllib
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import jieba
 import joblib
@@ -287,6 +288,7 @@ def train(catalog: Catalog, extractor: EntityExtractor, *, acts: dict[str, list[
         if cv_scores is None:
             classes = clf.classes_
             cv_scores = np.zeros((len(texts), len(classes)), dtype=np.float32)
+        assert classes is not None   # set with cv_scores by the first fold
         # a fold may miss a rare class; align columns by name
         col = {c: j for j, c in enumerate(classes)}
         full = np.full((len(te), len(classes)), -10.0, dtype=np.float32)
@@ -353,7 +355,7 @@ class NLU:
 
     @classmethod
     def build(cls, catalog: Catalog, products, *, cache_dir: Path | None = None, retrain: bool = False,
-              clock_today=None) -> "NLU":
+              clock_today=None) -> NLU:
         """Load the cached model for this catalogue, training (and caching) it first if needed."""
         extractor = EntityExtractor(products)
         model = load_or_train(catalog, extractor, cache_dir=cache_dir, retrain=retrain)

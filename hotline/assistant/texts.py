@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 TEXTS: dict[str, tuple[str, str]] = {
-    "greet": ("您好，我是中国移动智能客服小贝，可以帮您查话费、查流量、办套餐、开通或退订业务、解答资费问题。请问有什么可以帮您？",
+    "greet": ("您好，我是中国移动智能客服小贝，可以帮您查话费、查流量、办套餐、开通或退订业务、解答资费问题。"
+              "请问有什么可以帮您？",
               "Hello, I'm Xiaobei, China Mobile's assistant. I can check your charges and data, change plans, "
               "add or cancel services and answer questions. How can I help?"),
     "thanks": ("不客气，很高兴为您服务！还有其他问题可以随时问我。", "You're welcome! Ask me anytime."),
@@ -22,7 +23,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                     "Sorry I couldn't understand. Shall I connect you to an agent? Reply yes, or no to go on."),
     "handoff": ("好的，正在为您转接人工客服，请稍候。客服会看到我们刚才的对话，您不用再重复。",
                 "Connecting you to an agent; they will see our conversation, so you won't need to repeat it."),
-    "handoff_priority": ("非常抱歉给您带来了不好的体验。已为您优先转接人工客服，请稍候。如需投诉，回复“投诉”，我马上为您登记。",
+    "handoff_priority": ("非常抱歉给您带来了不好的体验。已为您优先转接人工客服，请稍候。"
+                         "如需投诉，回复“投诉”，我马上为您登记。",
                          "I'm very sorry about this. You are being put through to an agent with priority. "
                          "To file a complaint now, reply “complaint”."),
     "handoff_waiting": ("已为您转接人工客服，正在排队，请稍候。等待期间小贝仍可帮您查询和办理业务。",

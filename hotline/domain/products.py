@@ -6,8 +6,8 @@ reference back end keeps the products themselves as data (``hotline/bss/products
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
-from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -70,7 +70,7 @@ class Product(BaseModel):
     description_en: str = ""
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Product":
+    def _consistent(self) -> Product:
         if self.kind is ProductKind.PLAN and self.billing is not Billing.MONTHLY:
             raise ValueError("a plan is billed monthly")
         if self.includes and self.kind is not ProductKind.PLAN:
@@ -155,8 +155,10 @@ def check_eligible(product: Product, sub: Subscriber, active_codes: set[str],
                           f"{product.name_en} is only for {product.payment_types[0].value} customers.",
                           product=product.code)
     if sub.star_level < product.min_star:
-        raise NotEligible(f"“{product.name_zh}”需{product.min_star.name_zh}及以上客户办理，您当前为{sub.star_level.name_zh}。",
-                          f"{product.name_en} needs {product.min_star.name_en} or above; you are {sub.star_level.name_en}.",
+        raise NotEligible(f"“{product.name_zh}”需{product.min_star.name_zh}及以上客户办理，"
+                          f"您当前为{sub.star_level.name_zh}。",
+                          f"{product.name_en} needs {product.min_star.name_en} or above; "
+                          f"you are {sub.star_level.name_en}.",
                           product=product.code)
     if product.code in active_codes and product.billing is not Billing.ONE_OFF:  # one-off packs stack
         raise Conflict(f"您已订购“{product.name_zh}”，无需重复办理。",

@@ -25,12 +25,24 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import fields
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from hotline.routing.config import RoutingConfig, load_routing_config
-from hotline.routing.model import (AgentProfile, AgentState, AgentView, Channel, Contact, ContactStatus, Event,
-                                   NewContact, Offer, Presence, RoutingError)
+from hotline.routing.model import (
+    AgentProfile,
+    AgentState,
+    AgentView,
+    Channel,
+    Contact,
+    ContactStatus,
+    Event,
+    NewContact,
+    Offer,
+    Presence,
+    RoutingError,
+)
 from hotline.routing.state import RoutingState, queue_params
 
 log = logging.getLogger(__name__)
@@ -40,7 +52,7 @@ _CONTACT_FIELDS = [f.name for f in fields(Contact)]
 
 def contact_from(rec: dict[str, Any]) -> Contact:
     """A Contact from a store record."""
-    kw = {f: rec.get(f) for f in _CONTACT_FIELDS}
+    kw: dict[str, Any] = {f: rec.get(f) for f in _CONTACT_FIELDS}
     kw["channel"] = Channel(rec["channel"])
     kw["status"] = ContactStatus(rec["status"])
     kw["offered_to"] = tuple(rec.get("offered_to") or ())
@@ -212,6 +224,7 @@ class Router:
             score = float(rec["enqueued_at"]) - q.boost_seconds(rec["tier"], bool(rec["urgent"]))
             res = self._run(self.state.transfer_queue(agent_id, contact_id, queue, score, now), now)
         else:
+            assert to_agent is not None   # exactly one of the two, checked above
             res = self._run(self.state.transfer_agent(agent_id, contact_id, to_agent, now), now)
         return contact_from(res["contact"])
 
@@ -232,7 +245,7 @@ class Router:
                 done += 1
                 self._run(res, now)
                 offers += [Offer(cid, aid, q, ch, float(exp)) for cid, aid, q, ch, exp in res.get("offers") or ()]
-            left = int(results[-1].get("more", 1))
+            left = int((results[-1] or {}).get("more", 1))   # not None: a None result returned above
             self.pending = left > 0
             if not left:
                 break

@@ -19,7 +19,7 @@ log = logging.getLogger("hotline.routing")
 DECISIONS_PER_PASS = 500   # bounds one pass, so a burst never holds the event loop for long
 
 
-async def routing_pass(hl: "Hotline") -> int:
+async def routing_pass(hl: Hotline) -> int:
     """One pass; returns the offers made. Failures are logged, and the next pass tries again."""
     offers = 0
     try:
@@ -35,7 +35,7 @@ async def routing_pass(hl: "Hotline") -> int:
     return offers
 
 
-async def run_routing(hl: "Hotline") -> None:
+async def run_routing(hl: Hotline) -> None:
     """Passes every ``settings.routing_interval`` seconds until cancelled (at shutdown, with a last flush)."""
     try:
         while True:

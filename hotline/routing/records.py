@@ -22,8 +22,9 @@ import asyncio
 import datetime as dt
 import logging
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -34,7 +35,7 @@ from hotline.store.sql.tables import agent_states, contacts
 
 log = logging.getLogger(__name__)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _CHUNK = 500          # ids per IN (...) list
 
 
@@ -237,7 +238,7 @@ class ContactRecords:
         self._skills_cache: dict[str, str | None] = {}
         self._flushes = 0
 
-    def attach(self, router: Any) -> "ContactRecords":
+    def attach(self, router: Any) -> ContactRecords:
         """Listen to ``router`` and read agents' skills and contacts' details from it at flush time."""
         def skills(agent_id: str):
             view = router.agent(agent_id)
@@ -307,6 +308,7 @@ class ContactRecords:
             if ev.kind != "agent_state" or not ev.agent_id or ev.agent_id in out:
                 continue
             found = (ev.data or {}).get("skills")
+            text_: str | None
             if found:
                 text_ = skills_text(found)
             elif ev.agent_id in self._skills_cache:
@@ -384,10 +386,11 @@ def _chunks(items: list, n: int = _CHUNK):
 
 def _write_contacts(conn: Connection, events: list[EventLike]) -> None:
     pg = conn.dialect.name == "postgresql"
-    ids = sorted({e.contact_id for e in events})                   # sorted: locks in one order
-    first = {}
+    first: dict[str, dt.datetime] = {}
     for e in events:
+        assert e.contact_id     # write_events passes only a contact's events
         first.setdefault(e.contact_id, ts(e.at))
+    ids = sorted(first)                                             # sorted: locks in one order
     ins = pg_insert(contacts) if pg else sqlite_insert(contacts)
     stubs = [new_row(cid, first[cid]) for cid in ids]
     for part in _chunks(stubs):
@@ -413,6 +416,7 @@ def _write_states(conn: Connection, events: list[EventLike], skills: Mapping[str
     pg = conn.dialect.name == "postgresql"
     by_agent: dict[str, list[EventLike]] = {}
     for e in events:
+        assert e.agent_id       # write_events passes only an agent's events
         by_agent.setdefault(e.agent_id, []).append(e)
     agents = sorted(by_agent)
     if pg:   # one history per agent at a time, whichever process flushes it

@@ -22,8 +22,9 @@ import bisect
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Iterable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Float, Integer, and_, case, cast, extract, func, literal, literal_column, or_, select
@@ -32,7 +33,7 @@ from hotline.routing.records import aware, ts
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import agent_states, contacts
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DEFAULT_SL_SECONDS = 20.0
 INTERVALS = (15, 30, 60)
 LAST_MINUTES = 30
@@ -74,7 +75,8 @@ METRICS: dict[str, Metric] = {
     "abandon": Metric("放弃率", "Abandonment rate", "放弃数 ÷ 进入队列数（回拨不算放弃）。",
                       "Abandoned ÷ contacts queued (a callback request is not an abandon).", "ratio"),
     "occupancy": Metric("座席占用率", "Occupancy",
-                        "(通话 + 话后处理)时长 ÷ (通话 + 话后处理 + 空闲 + 振铃)时长，仅统计已登录座席；小休与离线不计。",
+                        "(通话 + 话后处理)时长 ÷ (通话 + 话后处理 + 空闲 + 振铃)时长，"
+                        "仅统计已登录座席；小休与离线不计。",
                         "(busy + wrap-up) time ÷ (busy + wrap-up + available + offered) time of logged-in agents; "
                         "break and offline time are outside it.", "ratio"),
     "handled": Metric("已处理", "Handled", "话后处理已结束的联系数。",
@@ -121,7 +123,7 @@ class Counts:
     handle_s: float = 0.0          # Σ (talk + wrap-up) of handled contacts
     max_wait_s: float | None = None
 
-    def add(self, other: "Counts") -> "Counts":
+    def add(self, other: Counts) -> Counts:
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
             if f.name == "max_wait_s":
@@ -554,7 +556,7 @@ def live(router: Any | None, windows: Mapping[str, Any], queues: Mapping[str, Qu
          tz: str, max_agents: int = 500) -> dict[str, Any]:
     """The wallboard: "now" from the router (if one runs here), "today" and "last_30" from the records."""
     local = ZoneInfo(tz)
-    snap = router.snapshot() if router is not None else {"queues": {}, "agents": {}, "logged_in": 0}
+    snap: dict[str, Any] = router.snapshot() if router is not None else {"queues": {}, "agents": {}, "logged_in": 0}
     views = router.agents() if router is not None else []
     today, last = windows["today"], windows["last_30"]
     names = list(queues) + [q for q in list(today["counts"]) + list(last["counts"]) if q and q not in queues]

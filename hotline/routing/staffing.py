@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Literal, TypeGuard
 
 Model = Literal["erlang_c", "erlang_a"]
 
@@ -47,7 +47,7 @@ class Performance:
     p_wait: float
     asa_s: float
     occupancy: float
-    p_abandon: Optional[float]
+    p_abandon: float | None
     model: Model
 
 
@@ -62,7 +62,7 @@ class StaffingResult:
     asa_s: float
     occupancy: float
     traffic_erlangs: float
-    p_abandon: Optional[float]
+    p_abandon: float | None
     model: Model
 
     def as_dict(self) -> dict[str, Any]:
@@ -72,7 +72,7 @@ class StaffingResult:
 # --------------------------------------------------------------------------------------------- inputs
 
 def _check(calls: float, interval_s: float, aht_s: float, answer_s: float,
-           patience_s: Optional[float]) -> None:
+           patience_s: float | None) -> None:
     if not math.isfinite(interval_s) or interval_s <= 0:
         raise ValueError(f"interval must be a positive number of seconds, got {interval_s!r}")
     if not math.isfinite(aht_s) or aht_s <= 0:
@@ -254,12 +254,12 @@ class _ErlangA:
 
 # ------------------------------------------------------------------------------------------ public API
 
-def _uses_patience(patience_s: Optional[float]) -> bool:
+def _uses_patience(patience_s: float | None) -> TypeGuard[float]:
     return patience_s is not None and math.isfinite(patience_s)
 
 
 def performance(agents: int, calls: float, interval_s: float, aht_s: float, answer_s: float,
-                patience_s: Optional[float] = None) -> Performance:
+                patience_s: float | None = None) -> Performance:
     """Service level, P(wait), ASA, occupancy (and abandonment) with ``agents`` on the phones.
 
     Erlang C when ``patience_s`` is None or infinite, Erlang A otherwise.
@@ -282,8 +282,8 @@ def _scheduled(raw: int, shrinkage: float) -> int:
 
 
 def required_agents(calls: float, interval_s: float, aht_s: float, service_level: float, answer_s: float,
-                    max_occupancy: Optional[float] = None, shrinkage: float = 0.0,
-                    patience_s: Optional[float] = None) -> StaffingResult:
+                    max_occupancy: float | None = None, shrinkage: float = 0.0,
+                    patience_s: float | None = None) -> StaffingResult:
     """The smallest N whose service level meets the target (and occupancy ≤ ``max_occupancy``).
 
     ``raw_agents`` must be on the phones; ``scheduled_agents = ceil(raw / (1 − shrinkage))`` covers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -18,7 +18,7 @@ def _seconds(value: float) -> str:
 
 
 def _print_table(r: StaffingResult, *, service_level: float, answer_s: float, shrinkage: float,
-                 max_occupancy: Optional[float], patience_s: Optional[float]) -> None:
+                 max_occupancy: float | None, patience_s: float | None) -> None:
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold cyan", no_wrap=True)
     t.add_column()
@@ -50,9 +50,9 @@ def staffing(calls: Annotated[float, typer.Option("--calls", help="Contacts offe
                                                            help="…answered within this many seconds")] = 20.0,
              shrinkage: Annotated[float, typer.Option("--shrinkage",
                                                       help="Share of paid time off the phones, e.g. 0.3")] = 0.0,
-             max_occupancy: Annotated[Optional[float], typer.Option("--max-occupancy",
+             max_occupancy: Annotated[float | None, typer.Option("--max-occupancy",
                                                                     help="Cap on agent occupancy, e.g. 0.85")] = None,
-             patience: Annotated[Optional[float], typer.Option("--patience",
+             patience: Annotated[float | None, typer.Option("--patience",
                                                                help="Mean caller patience in seconds: "
                                                                     "use Erlang A (with abandonment)")] = None,
              as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False) -> None:

@@ -6,9 +6,9 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from conftest import TEST_KDF_N
 from hotline.api.app import create_app
 from hotline.bss.seed import seed_demo_if_empty
-from conftest import TEST_KDF_N
 from test_cli import cli_env, run_cli
 
 
@@ -30,7 +30,8 @@ async def test_a_conversation_over_the_api_keeps_its_id_and_state(client):
     assert r.status_code == 200, r.text
     first = r.json()
     cid = first["conversation_id"]
-    assert first["state"]["stage"] == "otp" and "验证码" in first["replies"][0]["text"]   # a web visitor proves the number
+    # a web visitor proves the number
+    assert first["state"]["stage"] == "otp" and "验证码" in first["replies"][0]["text"]
     r = await client.post("/api/v1/assistant/messages", json={"conversation_id": cid, "text": "我还是问问漫游资费吧"})
     body = r.json()
     assert body["conversation_id"] == cid and body["replies"][0]["article"]

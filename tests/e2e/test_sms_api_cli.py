@@ -5,9 +5,9 @@ import json
 import httpx
 import pytest
 
+from conftest import TEST_KDF_N
 from hotline.api.app import create_app
 from hotline.bss.seed import seed_demo_if_empty
-from conftest import TEST_KDF_N
 from test_cli import cli_env, run_cli
 
 

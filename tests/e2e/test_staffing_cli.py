@@ -40,7 +40,7 @@ def test_table_shows_the_published_answer(run):
     out = res.stdout
     for label, value in [("Raw agents", "14"), ("Scheduled agents", "20"), ("Service level (20 s)", "88.8%"),
                          ("Occupancy", "71.4%"), ("P(wait)", "17.4%"), ("ASA", "7.8 s"), ("Traffic", "10.00 Erl")]:
-        line = next(l for l in out.splitlines() if label in l)
+        line = next(ln for ln in out.splitlines() if label in ln)
         assert value in line, line
     assert "Erlang C" in out and "Abandoned" not in out
 
@@ -49,7 +49,7 @@ def test_patience_switches_to_erlang_a_and_shows_abandonment(run):
     res = run(*PUBLISHED, "--patience", "120")
     assert res.exit_code == 0, res.output
     assert "Erlang A" in res.stdout and "放弃率 Abandoned" in res.stdout
-    assert next(l for l in res.stdout.splitlines() if "Raw agents" in l).split()[-1] == "12"
+    assert next(ln for ln in res.stdout.splitlines() if "Raw agents" in ln).split()[-1] == "12"
 
 
 def test_json_is_one_object_with_every_field(run):

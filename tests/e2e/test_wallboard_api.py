@@ -14,13 +14,13 @@ import httpx
 import pytest
 
 from conftest import TEST_KDF_N
+from factories import ManualClock
 from hotline.api.app import create_app
 from hotline.api.routes import wallboard
 from hotline.desk.accounts import Accounts
 from hotline.routing.engine import build_router
 from hotline.routing.model import AgentProfile, Channel, NewContact, Presence
 from hotline.routing.records import ContactRecords
-from factories import ManualClock
 
 pytestmark = pytest.mark.asyncio
 SH = dt.timezone(dt.timedelta(hours=8))

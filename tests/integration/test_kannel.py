@@ -18,7 +18,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import os
-import queue
 import re
 import secrets
 import shutil
@@ -36,7 +35,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import TEST_KDF_N, need
-from hotline.bootstrap import bootstrap
+from hotline.bootstrap import Hotline, bootstrap
 from hotline.bss.seed import seed_demo_if_empty
 from hotline.channels.sms.kannel import get_url
 from hotline.channels.sms.message import InboundSms, OutboundSms
@@ -183,6 +182,7 @@ class FakeSmsc:
 
     def _read(self) -> None:
         with open(self.log, "wb") as out:
+            assert self.proc.stdout is not None
             for line in self.proc.stdout:
                 out.write(line)
                 m = _GOT.search(line.rstrip(b"\r\n"))
@@ -200,6 +200,7 @@ class FakeSmsc:
             raw = line.encode("utf-8") + b"\n"
             assert len(raw) < FAKESMSC_LINE_MAX, f"fakesmsc would cut this line: {line!r}"
             data += raw
+        assert self.proc.stdin is not None
         self.proc.stdin.write(data)
         self.sent += len(lines)
 
@@ -217,6 +218,7 @@ class FakeSmsc:
                     pytest.fail(f"fakesmsc received {got} of {total} messages within {timeout:.0f} s\n"
                                 f"{diagnostics()}")
                 self._cond.wait(min(left, 0.05))
+                assert self.proc.stdin is not None
                 self.proc.stdin.write(b"\n")  # an empty line: fakesmsc reads its socket now, not in 1 s
             return list(self.received)
 
@@ -305,7 +307,7 @@ class Stack:
         self.root = root
         self.procs: list[tuple[str, subprocess.Popen]] = []
         self.loop = asyncio.new_event_loop()
-        self.reference = None
+        self.reference: Hotline | None = None
         self.fakesmsc: FakeSmsc | None = None
         self.admin = self.status_url = ""
         self._ids = 0
@@ -326,6 +328,7 @@ class Stack:
                 hl.close()
             else:
                 self.reference = hl
+        assert self.reference is not None
         self.synthetic = self.reference.db.run_sync(
             lambda c: [r.msisdn for r in c.execute(select(subscribers.c.msisdn).order_by(subscribers.c.id))],
             write=False)
@@ -360,10 +363,10 @@ class Stack:
                    START_TIMEOUT, self.diagnostics)
 
     def stop(self) -> None:
-        for name, proc in reversed(self.procs):
+        for _name, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.terminate()
-        for name, proc in reversed(self.procs):
+        for _name, proc in reversed(self.procs):
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -423,15 +426,18 @@ class Stack:
         """What the engine answers to this message, in-process on the reference database."""
         self._ids += 1
         msg = InboundSms(msisdn, SERVICE, text, f"reference-{self._ids}")
+        assert self.reference is not None, "start() first"
         return self.loop.run_until_complete(self.reference.sms.handle(msg))
 
     def exchange(self, msisdn: str, text: str, **line) -> Exchange:
         """Send one message through the gateway and collect every part of every reply to it."""
         expected = self.expect(msisdn, text)
-        before = self.fakesmsc.count()
-        self.fakesmsc.send([mo_line(msisdn, text, **line)])
+        fake = self.fakesmsc
+        assert fake is not None, "start() first"
+        before = fake.count()
+        fake.send([mo_line(msisdn, text, **line)])
         total = before + sum(r.segments for r in expected)
-        received = self.fakesmsc.wait_for(total, EXCHANGE_TIMEOUT, self.diagnostics)
+        received = fake.wait_for(total, EXCHANGE_TIMEOUT, self.diagnostics)
         ex = Exchange(msisdn, text, expected, received[before:total])
         assert_delivered_as_sent(ex)
         return ex
@@ -453,8 +459,9 @@ class Stack:
         """Every part sent with a concatenation header went out as UCS-2 (or GSM-7) as hotline meant."""
         want = {(mt.to, mt.udh): {2 if reply.encoding == "ucs2" else 0}
                 for ex in exchanges for reply, mts in ex.by_reply() if reply.segments > 1 for mt in mts}
-        logged = wait_until("bearerbox logs every part", lambda: (c := self.logged_codings()).keys() >= want.keys() and c,
-                            EXCHANGE_TIMEOUT, lambda: tail(self.root / "bearerbox-access.log"))
+        logged = wait_until("bearerbox logs every part",
+                            lambda: (c := self.logged_codings()).keys() >= want.keys() and c, EXCHANGE_TIMEOUT,
+                            lambda: tail(self.root / "bearerbox-access.log"))
         assert {k: logged[k] for k in want} == want
 
     def bearerbox_counts(self) -> tuple[int, int, int, int]:
@@ -471,6 +478,7 @@ def assert_delivered_as_sent(ex: Exchange) -> None:
     refs = []
     for n, reply in enumerate(ex.expected):
         parts = [next(delivered) for _ in reply.parts]
+        first_udh = parts[0].udh
         for seq, (mt, text) in enumerate(zip(parts, reply.parts), start=1):
             what = f"{where}: message {n + 1}, part {seq}/{reply.segments}"
             assert (mt.sender, mt.to) == (reply.sender, reply.to), what
@@ -481,9 +489,10 @@ def assert_delivered_as_sent(ex: Exchange) -> None:
             else:
                 assert mt.udh is not None and len(mt.udh) == 6, what
                 assert mt.udh[:3] == b"\x05\x00\x03" and mt.udh[4:] == bytes((reply.segments, seq)), what
-                assert mt.udh[3] == parts[0].udh[3], f"{what}: one reference for all parts"
+                assert first_udh is not None and mt.udh[3] == first_udh[3], f"{what}: one reference for all parts"
         if reply.segments > 1:
-            refs.append(parts[0].udh[3])
+            assert first_udh is not None
+            refs.append(first_udh[3])
         assert "".join(mt.decoded(reply.encoding) for mt in parts) == reply.text, where
     assert len(set(refs)) == len(refs), f"{where}: long replies share a concatenation reference"
 

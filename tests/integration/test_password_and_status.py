@@ -1,13 +1,18 @@
 """Service password lockout, weak passwords, reset by ID; status changes and their legality."""
 
-import datetime as dt
 
 import pytest
 
 from factories import DEFAULT_PASSWORD, make_subscriber
 from hotline.bss.port import Actor
-from hotline.domain.errors import (IdentityMismatch, IllegalTransition, NotEligible, PasswordLocked,
-                                   WeakPassword, WrongPassword)
+from hotline.domain.errors import (
+    IdentityMismatch,
+    IllegalTransition,
+    NotEligible,
+    PasswordLocked,
+    WeakPassword,
+    WrongPassword,
+)
 
 ME = Actor("test", "subscriber")
 

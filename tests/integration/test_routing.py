@@ -569,7 +569,7 @@ def test_memory_and_redis_make_the_same_decisions():
             log: list = []
             active: list = []
 
-            def dispatch():
+            def dispatch(router=router, log=log, clock=clock, rnd=rnd, active=active):
                 for o in router.dispatch():
                     log.append((round(clock.t - T0, 3), o.contact_id[-6:], o.agent_id))
                     try:
@@ -581,7 +581,7 @@ def test_memory_and_redis_make_the_same_decisions():
                     except RoutingError as err:      # ring-all: another agent took it first
                         log.append(err.code)
 
-            def contact(i):
+            def contact(i, rnd=rnd):
                 return NewContact(channel=Channel.VOICE if rnd.random() < 0.6 else Channel.CHAT,
                                   category=rnd.choice(categories), tier="vip" if rnd.random() < 0.1 else "normal",
                                   urgent=rnd.random() < 0.05, language="en" if rnd.random() < 0.05 else "zh",

@@ -62,7 +62,8 @@ def worker(prefix: str, index: int, contact_ids: list[str], ledger_path: str, st
     router = _router(prefix)
     rnd = random.Random(index)
     agents = [f"a{i:03d}" for i in range(AGENTS)]
-    accepts, wraps, errors = [], [], Counter()
+    accepts, wraps = [], []
+    errors: Counter[str] = Counter()
     max_over_seen = -10**9
     pending = list(contact_ids)
     while time.time() < start_at:

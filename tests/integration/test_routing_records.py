@@ -12,6 +12,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from factories import ManualClock
 from hotline.routing.engine import build_router
 from hotline.routing.model import AgentProfile, Channel, NewContact, Presence
 from hotline.routing.records import ContactRecords, aware, write_events
@@ -19,7 +20,6 @@ from hotline.routing.reports import Reports, counts_of_rows, load_queue_infos
 from hotline.store.sql import migrate
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import agent_states, contacts
-from factories import ManualClock
 
 SH = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2026, 11, 24, 9, 50, tzinfo=SH).timestamp()     # 09:50 Shanghai
@@ -164,7 +164,7 @@ def test_a_contact_arriving_before_midnight_in_shanghai_belongs_to_that_day(db, 
     records.flush()
     reports = Reports(db, "Asia/Shanghai", load_queue_infos())
     for day, expected in ((dt.date(2026, 11, 24), "23:30"), (dt.date(2026, 11, 25), "00:00")):
-        rep = db.run_sync(lambda c: reports.intervals(c, day, day, 30, clock()), (), write=False)
+        rep = db.run_sync(lambda c, day=day: reports.intervals(c, day, day, 30, clock()), (), write=False)
         hit = [r for r in rep["totals"] if r["offered"]]
         assert len(hit) == 1 and hit[0]["start"][11:16] == expected
     win = db.run_sync(reports.windows, (clock(),), write=False)

@@ -4,12 +4,13 @@ without a confirmation."""
 import asyncio
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from conftest import TEST_KDF_N
 from hotline.bss.seed import seed_demo_if_empty
 from hotline.catalog.loader import load_catalog
 from hotline.channels.sms import grammar
-from conftest import TEST_KDF_N
 from sms_phone import Phone
 
 COMMANDS = sorted({cmd for (_, cmd) in load_catalog().commands})

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
+import hotline.services.service  # noqa: F401
 from hotline.bss.products import load_products
 from hotline.catalog.loader import DEFAULT_DIR, CatalogError, load_catalog
 from hotline.channels.sms import grammar
 from hotline.services.base import HANDLERS
-import hotline.services.service  # noqa: F401
 
 PRODUCTS = load_products()
 KINDS = [(p.code, p.kind.value) for p in PRODUCTS]

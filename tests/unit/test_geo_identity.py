@@ -4,8 +4,16 @@ import random
 import pytest
 
 from hotline.domain.geo import PROVINCES, find_city, find_province, province_by_code
-from hotline.domain.identity import (GIVEN_CHARS, SURNAMES, id_checksum, is_valid_id_number, mask_id_number,
-                                     mask_name, random_id_number, random_name)
+from hotline.domain.identity import (
+    GIVEN_CHARS,
+    SURNAMES,
+    id_checksum,
+    is_valid_id_number,
+    mask_id_number,
+    mask_name,
+    random_id_number,
+    random_name,
+)
 
 
 def test_31_provinces_with_unique_codes():

@@ -8,13 +8,23 @@ from __future__ import annotations
 import asyncio
 import types
 import urllib.parse
+from typing import Any
 
 import httpx
 import pytest
 
 from hotline.api.app import create_app
-from hotline.channels.sms.kannel import (GET_URL_QUERY, InvalidInbound, KannelChannel, SendSmsClient, SendSmsError,
-                                         concat_udh, decode_text, get_url, parse_inbound)
+from hotline.channels.sms.kannel import (
+    GET_URL_QUERY,
+    InvalidInbound,
+    KannelChannel,
+    SendSmsClient,
+    SendSmsError,
+    concat_udh,
+    decode_text,
+    get_url,
+    parse_inbound,
+)
 from hotline.channels.sms.message import InboundSms, OutboundSms
 from hotline.config import Settings
 
@@ -145,7 +155,7 @@ class Hall:
 
 
 def app_with(hall: Hall, kannel: SendSms, **settings):
-    values = dict(kannel_enabled=True, kannel_token="tok") | settings
+    values: dict[str, Any] = dict(kannel_enabled=True, kannel_token="tok") | settings
     hl = types.SimpleNamespace(settings=Settings(**values), sms=hall)
     app = create_app(hl)  # type: ignore[arg-type]
     app.state.kannel = KannelChannel(hall, kannel.client(), concurrency=4, max_pending=1)
@@ -154,7 +164,8 @@ def app_with(hall: Hall, kannel: SendSms, **settings):
 
 def inbound_url(text: str, msg_id: str = "id-1", token: str = "tok") -> str:
     raw = kannel_encode(text.encode("utf-16-be"))
-    return f"/api/v1/sms/kannel?from=13800138000&to=10086&text={raw}&coding=2&charset=UTF-16BE&id={msg_id}&token={token}"
+    return (f"/api/v1/sms/kannel?from=13800138000&to=10086&text={raw}&coding=2&charset=UTF-16BE"
+            f"&id={msg_id}&token={token}")
 
 
 async def call(app, *urls):

@@ -1,5 +1,6 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hotline.domain.errors import InvalidMsisdn
 from hotline.domain.msisdn import CHINA_MOBILE_SEGMENTS, mask_msisdn, normalize_msisdn

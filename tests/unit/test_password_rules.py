@@ -3,8 +3,7 @@ import datetime as dt
 import pytest
 
 from hotline.domain.errors import WeakPassword
-from hotline.domain.password import (check_strength, failures_today, hash_password, random_password,
-                                     verify_password)
+from hotline.domain.password import check_strength, failures_today, hash_password, random_password, verify_password
 
 MSISDN, ID_NUMBER = "13800138000", "110105194912310021"
 

@@ -1,10 +1,10 @@
 """SMS segmentation (70/67 UCS-2, 160/153 GSM-7, line-aware, 4 parts at most) and the command grammar."""
 
+import hotline.services.service  # noqa: F401
 from hotline.bss.products import load_products
 from hotline.catalog.loader import load_catalog
 from hotline.channels.sms import grammar, segments
 from hotline.services.base import HANDLERS
-import hotline.services.service  # noqa: F401
 
 PRODUCTS = load_products()
 CATALOG = load_catalog(handlers=HANDLERS, products=[(p.code, p.kind.value) for p in PRODUCTS])

@@ -30,8 +30,8 @@ def birth_death(n: int, lam: float, mu: float, theta: float, extra: int) -> np.n
     w = [1.0]
     for k in range(1, n + extra + 1):
         w.append(w[-1] * lam / (min(k, n) * mu + max(k - n, 0) * theta))
-    w = np.array(w)
-    return w / w.sum()
+    weights = np.array(w)
+    return weights / weights.sum()
 
 
 def erlang_a_by_markov_chain(n: int, lam: float, mu: float, theta: float, t: float, extra: int = 300) -> dict:

@@ -1,17 +1,18 @@
 import datetime as dt
+from typing import Any
 
 import pytest
 
 from hotline.bss.products import CatalogError, load_products
 from hotline.domain.errors import Conflict, IllegalTransition, InsufficientBalance, NotEligible
 from hotline.domain.products import check_affordable, check_eligible, yuan
-from hotline.domain.subscriber import (TRANSITIONS, Brand, PaymentType, StarLevel, Status, Subscriber,
-                                       check_transition)
+from hotline.domain.subscriber import TRANSITIONS, Brand, PaymentType, StarLevel, Status, Subscriber, check_transition
 
 CATALOG = load_products()
 
 
 def sub(**kw) -> Subscriber:
+    base: dict[str, Any]
     base = dict(id=1, msisdn="13800138000", name="张三", id_number="11010519491231002X", brand=Brand.EASYOWN,
                 payment_type=PaymentType.PREPAID, star_level=StarLevel.TWO, province="BJ", city="北京",
                 join_date=dt.date(2010, 1, 1), language="zh", status=Status.ACTIVE,

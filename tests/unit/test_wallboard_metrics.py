@@ -12,8 +12,18 @@ import pytest
 
 from hotline.routing.model import Event
 from hotline.routing.records import chain_states, fold, ts
-from hotline.routing.reports import (METRICS, Counts, bucket_state_seconds, buckets, business_day, counts_of_rows, day_bounds,
-                                     intervals_csv, occupancy, state_seconds)
+from hotline.routing.reports import (
+    METRICS,
+    Counts,
+    bucket_state_seconds,
+    buckets,
+    business_day,
+    counts_of_rows,
+    day_bounds,
+    intervals_csv,
+    occupancy,
+    state_seconds,
+)
 
 SH = "Asia/Shanghai"
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
@@ -159,12 +169,12 @@ def test_agent_state_replay_and_out_of_order_arrival():
 def test_interval_buckets_follow_the_shanghai_day():
     b = buckets(dt.date(2026, 11, 24), dt.date(2026, 11, 24), 30, SH)
     assert len(b) == 48
-    assert b[0][0] == dt.datetime(2026, 11, 23, 16, 0, tzinfo=dt.timezone.utc)   # 00:00 in Shanghai
+    assert b[0][0] == dt.datetime(2026, 11, 23, 16, 0, tzinfo=dt.UTC)   # 00:00 in Shanghai
     assert day_bounds(dt.date(2026, 11, 24), SH)[1] == b[-1][1]
     assert len(buckets(dt.date(2026, 11, 24), dt.date(2026, 11, 25), 15, SH)) == 192
     # 23:59:59 on the 23rd UTC is already the 24th in Shanghai; 15:59:59 UTC is still the 24th
-    assert business_day(dt.datetime(2026, 11, 23, 16, 0, tzinfo=dt.timezone.utc).timestamp(), SH) == dt.date(2026, 11, 24)
-    assert business_day(dt.datetime(2026, 11, 23, 15, 59, 59, tzinfo=dt.timezone.utc).timestamp(), SH) == dt.date(2026, 11, 23)
+    assert business_day(dt.datetime(2026, 11, 23, 16, 0, tzinfo=dt.UTC).timestamp(), SH) == dt.date(2026, 11, 24)
+    assert business_day(dt.datetime(2026, 11, 23, 15, 59, 59, tzinfo=dt.UTC).timestamp(), SH) == dt.date(2026, 11, 23)
     with pytest.raises(ValueError):
         buckets(dt.date(2026, 11, 24), dt.date(2026, 11, 24), 20, SH)
 

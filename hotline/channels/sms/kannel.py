@@ -223,7 +223,7 @@ class KannelChannel:
         self._deliveries: set[asyncio.Task] = set()
 
     @classmethod
-    def from_settings(cls, hl) -> "KannelChannel":
+    def from_settings(cls, hl) -> KannelChannel:
         s = hl.settings
         sender = SendSmsClient(s.kannel_sendsms_url, s.kannel_username, s.kannel_password,
                                retries=s.kannel_retries, connections=s.kannel_concurrency)

@@ -25,7 +25,7 @@ class OutboundSms:
 
     @classmethod
     def build(cls, sender: str, to: str, text: str, overflow_note: str,
-              summary: str | None = None) -> "OutboundSms":
+              summary: str | None = None) -> OutboundSms:
         seg = segments.fit(text, overflow_note, summary)
         return cls(sender, to, "".join(seg.parts), seg.parts, seg.encoding)
 
@@ -41,5 +41,5 @@ class OutboundSms:
                 "encoding": self.encoding}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "OutboundSms":
+    def from_dict(cls, d: dict) -> OutboundSms:
         return cls(d["from"], d["to"], d["text"], list(d.get("parts") or [d["text"]]), d.get("encoding", "ucs2"))

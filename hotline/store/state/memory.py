@@ -162,7 +162,9 @@ class MemoryState:
 
     def _declined(self, cid: str, aid: str, now: float) -> bool:
         d = self.declined.get(cid)
-        return bool(d) and d.get(aid, 0.0) > now
+        if not d:
+            return False
+        return d.get(aid, 0.0) > now
 
     def _retire(self, c: Record, status: str, now: float) -> None:
         c["status"] = status
@@ -503,20 +505,22 @@ class MemoryState:
             return sorted(self.agents)
 
     # ------------------------------------------------------------------ the agent's side of a contact
-    def _pair(self, agent_id: str, contact_id: str) -> tuple[Record | None, Record | None, str | None]:
+    def _pair(self, agent_id: str, contact_id: str) -> tuple[Record, Record] | str:
+        """The agent and the contact, or the error code when either is unknown."""
         a = self.agents.get(agent_id)
         if a is None:
-            return None, None, "unknown_agent"
+            return "unknown_agent"
         c = self.contacts.get(contact_id)
         if c is None:
-            return None, None, "unknown_contact"
-        return a, c, None
+            return "unknown_contact"
+        return a, c
 
     def accept(self, agent_id: str, contact_id: str, now: float) -> Result:
         with self._lock:
-            a, c, err = self._pair(agent_id, contact_id)
-            if err:
-                return {"ok": False, "err": err}
+            pair = self._pair(agent_id, contact_id)
+            if isinstance(pair, str):
+                return {"ok": False, "err": pair}
+            a, c = pair
             if c["status"] != "offered" or agent_id not in c["offered_to"] or a["offer"] != contact_id:
                 return {"ok": False, "err": "not_offered"}
             ch = c["channel"]
@@ -547,9 +551,10 @@ class MemoryState:
 
     def reject(self, agent_id: str, contact_id: str, now: float) -> Result:
         with self._lock:
-            a, c, err = self._pair(agent_id, contact_id)
-            if err:
-                return {"ok": False, "err": err}
+            pair = self._pair(agent_id, contact_id)
+            if isinstance(pair, str):
+                return {"ok": False, "err": pair}
+            a, c = pair
             if c["status"] != "offered" or agent_id not in c["offered_to"]:
                 return {"ok": False, "err": "not_offered"}
             events: list = []
@@ -558,9 +563,10 @@ class MemoryState:
 
     def finish(self, agent_id: str, contact_id: str, now: float) -> Result:
         with self._lock:
-            a, c, err = self._pair(agent_id, contact_id)
-            if err:
-                return {"ok": False, "err": err}
+            pair = self._pair(agent_id, contact_id)
+            if isinstance(pair, str):
+                return {"ok": False, "err": pair}
+            a, c = pair
             if c["status"] != "active" or c["agent_id"] != agent_id:
                 return {"ok": False, "err": "not_active"}
             events: list = []
@@ -601,9 +607,10 @@ class MemoryState:
 
     def wrap_up(self, agent_id: str, contact_id: str, code: str, notes: str, now: float) -> Result:
         with self._lock:
-            a, c, err = self._pair(agent_id, contact_id)
-            if err:
-                return {"ok": False, "err": err}
+            pair = self._pair(agent_id, contact_id)
+            if isinstance(pair, str):
+                return {"ok": False, "err": pair}
+            a, c = pair
             if c["agent_id"] != agent_id or c["status"] not in ("active", "wrap_up"):
                 return {"ok": False, "err": "not_in_wrap_up"}
             events: list = []
@@ -624,9 +631,10 @@ class MemoryState:
 
     def transfer_queue(self, agent_id: str, contact_id: str, queue: str, score: float, now: float) -> Result:
         with self._lock:
-            a, c, err = self._pair(agent_id, contact_id)
-            if err:
-                return {"ok": False, "err": err}
+            pair = self._pair(agent_id, contact_id)
+            if isinstance(pair, str):
+                return {"ok": False, "err": pair}
+            a, c = pair
             if c["status"] != "active" or c["agent_id"] != agent_id:
                 return {"ok": False, "err": "not_active"}
             events: list = []
@@ -644,9 +652,10 @@ class MemoryState:
 
     def transfer_agent(self, agent_id: str, contact_id: str, to_agent: str, now: float) -> Result:
         with self._lock:
-            a, c, err = self._pair(agent_id, contact_id)
-            if err:
-                return {"ok": False, "err": err}
+            pair = self._pair(agent_id, contact_id)
+            if isinstance(pair, str):
+                return {"ok": False, "err": pair}
+            a, c = pair
             if c["status"] != "active" or c["agent_id"] != agent_id:
                 return {"ok": False, "err": "not_active"}
             b = self.agents.get(to_agent)
@@ -806,7 +815,7 @@ class MemoryState:
             while self.due_cool and self.due_cool[0][0] <= now and n < limit:
                 _, cid = self.due_cool[0]
                 self._due_del(self.due_cool, "cool", cid)
-                c = self.contacts.get(cid)
+                cooled = self.contacts.get(cid)
                 d = self.declined.get(cid)
                 if d:
                     for aid in [k for k, v in d.items() if v <= now]:
@@ -815,13 +824,13 @@ class MemoryState:
                         self._due_add(self.due_cool, "cool", cid, min(d.values()))
                     else:
                         del self.declined[cid]
-                if c is not None and c["status"] == "waiting":
-                    self._maybe_dirty(c, now)
+                if cooled is not None and cooled["status"] == "waiting":
+                    self._maybe_dirty(cooled, now)
                 n += 1
             while self.forget and self.forget[0][0] <= now:
                 _, cid = self.forget.popleft()
-                c = self.contacts.get(cid)
-                if c is not None and c["status"] in ("done", "abandoned", "refused"):
+                old = self.contacts.get(cid)
+                if old is not None and old["status"] in ("done", "abandoned", "refused"):
                     del self.contacts[cid]
                     self.declined.pop(cid, None)
             return {"ok": True, "events": events}

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -43,12 +43,13 @@ def _lib_blocks(lib: str) -> tuple[str, dict[str, str]]:
     parts = re.split(r"(?m)^(?=function L\.)", lib)
     blocks = {}
     for part in parts[1:]:
-        name = re.match(r"function L\.(\w+)\(", part).group(1)
-        blocks[name] = part
+        head = re.match(r"function L\.(\w+)\(", part)
+        assert head, part[:80]   # re.split cut right before such a line
+        blocks[head.group(1)] = part
     return parts[0], blocks
 
 
-@lru_cache(maxsize=None)
+@cache
 def library_source() -> tuple[str, dict[str, str]]:
     """The Redis Functions library (lib.lua, then one ``redis.register_function`` per script whose body
     starts with ``L.init(ARGV)`` and short local names for the helpers it uses) and the function name of
