@@ -28,10 +28,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
-## lint: ruff and mypy (configured in pyproject.toml); any finding fails
+## lint: ruff and mypy (configured in pyproject.toml); both always run, any finding fails
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
 
 ## bench: every benchmark, as one table
 bench: install
