@@ -16,18 +16,18 @@ from hotline.channels.sms.sessions import SmsStore
 from hotline.config import Settings
 from hotline.domain.billing import Clock
 from hotline.services.base import HANDLERS
-from hotline.services.outbox import Outbox
-from hotline.services.payments import Payments, build_provider
 from hotline.services.flow import Flow
 from hotline.services.identity import Codes
+from hotline.services.outbox import Outbox
+from hotline.services.payments import Payments, build_provider
 from hotline.services.service import Services
 from hotline.store.sql import migrate
 from hotline.store.sql.database import Database
 
 if TYPE_CHECKING:
     from hotline.api.keys import ApiKeys
-    from hotline.bss.rollover import RolloverJobs
     from hotline.assistant.dialogue import Assistant
+    from hotline.bss.rollover import RolloverJobs
     from hotline.desk.hub import Hub
     from hotline.routing.engine import Router
     from hotline.routing.intake import Intake
@@ -47,7 +47,7 @@ class Hotline:
     flow: Flow
 
     @cached_property
-    def assistant(self) -> "Assistant":
+    def assistant(self) -> Assistant:
         """小贝, built on first use: loading (or, after a catalogue change, training) the NLU model."""
         from hotline.assistant.dialogue import Assistant
         from hotline.assistant.knowledge import KnowledgeBase
@@ -61,19 +61,19 @@ class Hotline:
         return Assistant(self.services, nlu, kb, ConversationStore(self.db, self.outbox), clock, self.flow)
 
     @cached_property
-    def apikeys(self) -> "ApiKeys":
+    def apikeys(self) -> ApiKeys:
         """API credentials: hashed keys with scopes, and HOTLINE_API_TOKEN as the master credential."""
         from hotline.api.keys import ApiKeys
         return ApiKeys(self.db, self.services.clock, self.settings)
 
     @cached_property
-    def rollovers(self) -> "RolloverJobs":
+    def rollovers(self) -> RolloverJobs:
         """Billing rollovers run in the background, one at a time, with their progress."""
         from hotline.bss.rollover import RolloverJobs
         return RolloverJobs(self.bss)
 
     @cached_property
-    def router(self) -> "Router":
+    def router(self) -> Router:
         """The routing engine (ACD): state in memory for one process, in Redis when processes share it."""
         from hotline.routing.engine import build_router
         from hotline.routing.records import ContactRecords
@@ -87,19 +87,19 @@ class Hotline:
         return router
 
     @cached_property
-    def records(self) -> "ContactRecords":
+    def records(self) -> ContactRecords:
         """The router's durable records, for the wallboard and interval reports (made with the router)."""
-        self.router
+        _ = self.router   # building the router makes the records
         return self.__dict__["records"]
 
     @cached_property
-    def intake(self) -> "Intake":
+    def intake(self) -> Intake:
         """Hand-offs (from 小贝 and other channels) into the router's queues."""
         from hotline.routing.intake import Intake
         return Intake(self.db, self.router, self.catalog, self.bss)
 
     @cached_property
-    def hub(self) -> "Hub":
+    def hub(self) -> Hub:
         """Live chat between customers and agents: in process, or Redis pub/sub across processes."""
         from hotline.desk.hub import MemoryHub, RedisHub
         s = self.settings

@@ -13,8 +13,18 @@ from sqlalchemy import text
 import hotline
 from hotline.api import errors, limits, security
 from hotline.api.deps import HotlineDep, check_token
-from hotline.api.routes import assistant, catalog, desk, desk_customer, products, sms, subscribers, wallboard
-from hotline.api.routes import desk_adjustments, payments
+from hotline.api.routes import (
+    assistant,
+    catalog,
+    desk,
+    desk_adjustments,
+    desk_customer,
+    payments,
+    products,
+    sms,
+    subscribers,
+    wallboard,
+)
 from hotline.bootstrap import Hotline, bootstrap
 from hotline.channels.sms import kannel
 from hotline.config import Settings, load_settings

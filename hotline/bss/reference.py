@@ -11,30 +11,55 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Connection, desc, func, insert, select
+from sqlalchemy import Connection, desc, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from hotline.bss import records as rec
 from hotline.bss.money import MoneyIn
-from hotline.bss.port import SYSTEM, Actor, OrderResult, SubscriberRecord
+from hotline.bss.port import Actor, OrderResult, SubscriberRecord
 from hotline.bss.records import Effects, Holding
 from hotline.domain import password as pw
-from hotline.domain.billing import (BUCKETS, MAX_POINTS_REDEEMED, MAX_RECHARGE_FEN, TARIFF, Clock,
-                                    check_usage_quantity, cycle_label_zh, next_cycle)
-from hotline.domain.errors import (Conflict, DomainError, IdentityMismatch, IllegalTransition, InvalidInput,
-                                   NotEligible, PasswordLocked, WrongPassword)
+from hotline.domain.billing import (
+    BUCKETS,
+    MAX_POINTS_REDEEMED,
+    MAX_RECHARGE_FEN,
+    TARIFF,
+    Clock,
+    check_usage_quantity,
+    cycle_label_zh,
+    next_cycle,
+)
+from hotline.domain.errors import (
+    Conflict,
+    DomainError,
+    IdentityMismatch,
+    IllegalTransition,
+    InvalidInput,
+    NotEligible,
+    PasswordLocked,
+    WrongPassword,
+)
 from hotline.domain.geo import province_by_code
 from hotline.domain.identity import mask_id_number, mask_name
 from hotline.domain.msisdn import normalize_msisdn
-from hotline.domain.products import (Billing, Effective, Product, ProductCatalog, ProductKind,
-                                     check_affordable, check_eligible, require_active, yuan)
+from hotline.domain.products import (
+    Billing,
+    Effective,
+    Product,
+    ProductCatalog,
+    ProductKind,
+    check_affordable,
+    check_eligible,
+    require_active,
+    yuan,
+)
 from hotline.domain.subscriber import PaymentType, Status, Subscriber
 from hotline.services import audit
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import bill_items, bills, orders, usage_counters, usage_records
-
 
 # status actions → (target status, zh name, en name)
 STATUS_ACTIONS: dict[str, tuple[Status, str, str]] = {
@@ -130,7 +155,8 @@ class ReferenceBSS(MoneyIn):
     # ------------------------------------------------------------------ money
     async def recharge(self, msisdn: str, amount_fen: int, *, key: str, actor: Actor) -> OrderResult:
         if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
-            raise InvalidInput("充值金额须为正数（单位：分）。", "The recharge amount must be a positive number of fen.")
+            raise InvalidInput("充值金额须为正数（单位：分）。",
+                               "The recharge amount must be a positive number of fen.")
         if amount_fen > MAX_RECHARGE_FEN:
             raise InvalidInput(f"单笔充值金额不能超过{yuan(MAX_RECHARGE_FEN)}元。",
                                f"One recharge cannot exceed ¥{yuan(MAX_RECHARGE_FEN)}.")

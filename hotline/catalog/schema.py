@@ -56,7 +56,7 @@ class Slot(_Strict):
         return self.type in SECRET_SLOT_TYPES
 
     @model_validator(mode="after")
-    def _typed(self) -> "Slot":
+    def _typed(self) -> Slot:
         if self.type is SlotType.CHOICE and not self.choices:
             raise ValueError("a choice slot lists its choices")
         if self.type is SlotType.PRODUCT and not self.kinds:
@@ -78,7 +78,7 @@ class Texts(_Strict):
     ivr_en: str = ""
 
     @model_validator(mode="after")
-    def _parsable(self) -> "Texts":
+    def _parsable(self) -> Texts:
         for name, value in self:
             if value:
                 try:
@@ -133,7 +133,7 @@ class Business(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Business":
+    def _consistent(self) -> Business:
         names = [s.name for s in self.slots]
         if len(set(names)) != len(names):
             raise ValueError("slot names repeat")

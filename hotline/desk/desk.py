@@ -13,10 +13,11 @@ import asyncio
 import math
 import time
 import tomllib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 
@@ -85,7 +86,7 @@ class DeskError(DomainError):
     status = 409
 
     @classmethod
-    def of(cls, err: RoutingError) -> "DeskError":
+    def of(cls, err: RoutingError) -> DeskError:
         zh, en = _ROUTING_MESSAGES.get(err.code, ("操作无法完成：当前状态不允许。", f"Not possible now ({err}).")
                                        )
         exc = cls(zh, en, reason=err.code)
@@ -309,7 +310,8 @@ class Desk:
             raise InvalidInput(f"消息须为1-{MAX_TEXT}个字符。", f"A message is 1 to {MAX_TEXT} characters.")
         c = self._mine(agent, contact_id)
         if c.status is not ContactStatus.ACTIVE:
-            raise DeskError("会话已结束，不能再发送消息。", "The chat has ended: no more messages.", reason="not_active")
+            raise DeskError("会话已结束，不能再发送消息。", "The chat has ended: no more messages.",
+                            reason="not_active")
         cid = (c.context or {}).get("conversation_id")
         if not cid:
             raise DeskError("该会话不是在线文字会话。", "This contact is not a chat.", reason="not_chat")
@@ -342,7 +344,8 @@ class Desk:
     async def transfer(self, agent: Agent, contact_id: str, *, queue: str | None = None,
                        to_agent: str | None = None) -> dict[str, Any]:
         if bool(queue) == bool(to_agent):
-            raise InvalidInput("请选择转接的队列或客服（二选一）。", "Transfer to a queue or to an agent (one of them).")
+            raise InvalidInput("请选择转接的队列或客服（二选一）。",
+                               "Transfer to a queue or to an agent (one of them).")
         if queue and queue not in self.router.config.queues:
             raise InvalidInput("没有这个队列。", "No such queue.", queue=queue)
         if to_agent == agent.login:

@@ -156,10 +156,12 @@ async def query_itemized(svc, req: Request) -> Outcome:
         party = mask_msisdn(r["other_party"]) if r["other_party"] else ""
         if kind == "call":
             m, s = divmod(r["duration_s"], 60)
-            way = ("out" if r["direction"] == "out" else "in") if req.en else ("主叫" if r["direction"] == "out" else "被叫")
+            outgoing = r["direction"] == "out"
+            way = ("out" if outgoing else "in") if req.en else ("主叫" if outgoing else "被叫")
             lines.append(f"{at:%m-%d %H:%M} {way} {party} {m}'{s:02d}\" {yuan(r['fee_fen'])}")
         elif kind == "sms":
-            way = ("sent" if r["direction"] == "out" else "recv") if req.en else ("发" if r["direction"] == "out" else "收")
+            outgoing = r["direction"] == "out"
+            way = ("sent" if outgoing else "recv") if req.en else ("发" if outgoing else "收")
             lines.append(f"{at:%m-%d %H:%M} {way} {party} {yuan(r['fee_fen'])}")
         else:
             lines.append(f"{at:%m-%d %H:%M} {_size(max(r['volume_kb'] // 1024, 1))} {yuan(r['fee_fen'])}")

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from conftest import TEST_KDF_N
 from hotline.bootstrap import bootstrap
 from hotline.bss.seed import seed_demo_if_empty
 from hotline.store.sql.tables import conversation_messages, handoffs
-from conftest import TEST_KDF_N
 from sms_phone import Phone
 
 ZHANG = "13800138000"   # 神州行, ¥56.70, pw 369258; 咪咕音乐 and 手机报 outside the plan

@@ -9,8 +9,25 @@ import pytest
 from conftest import TEST_KDF_N
 from hotline.bss.port import Actor
 from hotline.bss.seed import seed_demo_if_empty
-from hotline.services.flow import (Ask, AskNumber, AskPassword, AskSlot, Cancelled, CodeSent, Confirm, Context, Done,
-                                   FlowState, Give, Level, Number, Password, Refused, Step, Yes)
+from hotline.services.flow import (
+    Ask,
+    AskNumber,
+    AskPassword,
+    AskSlot,
+    Cancelled,
+    CodeSent,
+    Confirm,
+    Context,
+    Done,
+    FlowState,
+    Give,
+    Level,
+    Number,
+    Password,
+    Refused,
+    Step,
+    Yes,
+)
 from hotline.services.flow import Code as CodeEvent
 
 ZHANG, LISI, WANG = "13800138000", "13900139000", "13700137000"

@@ -10,8 +10,14 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from hotline.bss.port import Actor
-from hotline.bss.seed import (DEMO_ID_NUMBERS, DEMO_PASSWORDS, SeedReport, seed_demo_if_empty, seed_population,
-                              synthetic_password)
+from hotline.bss.seed import (
+    DEMO_ID_NUMBERS,
+    DEMO_PASSWORDS,
+    SeedReport,
+    seed_demo_if_empty,
+    seed_population,
+    synthetic_password,
+)
 from hotline.domain.errors import WrongPassword
 from hotline.domain.geo import province_by_code
 from hotline.domain.identity import is_valid_id_number
@@ -19,8 +25,16 @@ from hotline.domain.msisdn import is_valid_msisdn
 from hotline.domain.subscriber import StarLevel
 from hotline.store.sql import migrate
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import (bill_items, bills, ledger, subscribers, subscriptions, topup_cards,
-                                      usage_counters, usage_records)
+from hotline.store.sql.tables import (
+    bill_items,
+    bills,
+    ledger,
+    subscribers,
+    subscriptions,
+    topup_cards,
+    usage_counters,
+    usage_records,
+)
 
 ME = Actor("test", "t")
 ZHANG, LI, WANG = "13800138000", "13900139000", "13700137000"

@@ -3,13 +3,13 @@
 import pytest
 from sqlalchemy import select
 
+from conftest import TEST_KDF_N
 from factories import make_subscriber
 from hotline.bootstrap import bootstrap
 from hotline.bss.port import SYSTEM
 from hotline.bss.seed import seed_demo_if_empty
 from hotline.store.sql.tables import service_requests, sms_inbound
 from sms_phone import Phone
-from conftest import TEST_KDF_N
 
 ZHANG = "13800138000"   # 神州行, ¥56.70, pw 369258; music + newspaper outside the plan, 和彩云 inside
 LI = "13900139000"      # 全球通 postpaid, five-star gold, ¥300 + ¥500 credit

@@ -111,7 +111,7 @@ def suggestions(catalog: Catalog, text: str, limit: int = 3) -> list[tuple[str, 
     else:
         chars = set(key)
         scored = []
-        for cmd, b in commands.items():
+        for cmd in commands:
             if cmd.isascii():
                 continue
             overlap = len(chars & set(cmd)) / len(chars | set(cmd))

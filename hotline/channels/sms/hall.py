@@ -14,8 +14,9 @@ import datetime as dt
 import logging
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from hotline.bss.port import Actor
 from hotline.catalog.schema import Business
@@ -27,8 +28,26 @@ from hotline.domain.billing import Clock
 from hotline.domain.errors import DomainError, InvalidMsisdn, SubscriberNotFound
 from hotline.domain.msisdn import normalize_msisdn
 from hotline.domain.subscriber import Status
-from hotline.services.flow import (Ask, AskPassword, AskSlot, Cancelled, Confirm, Context, Done, Event, Flow,
-                                   FlowState, Give, Level, No, NothingToChoose, Password, Refused, Step, Yes)
+from hotline.services.flow import (
+    Ask,
+    AskPassword,
+    AskSlot,
+    Cancelled,
+    Confirm,
+    Context,
+    Done,
+    Event,
+    Flow,
+    FlowState,
+    Give,
+    Level,
+    No,
+    NothingToChoose,
+    Password,
+    Refused,
+    Step,
+    Yes,
+)
 from hotline.services.service import Services
 
 log = logging.getLogger("hotline.sms")
