@@ -426,7 +426,7 @@ def chat(msisdn: Annotated[str, typer.Argument(help="The customer's number (this
             await asyncio.to_thread(seed_demo_if_empty, hl.db, hl.bss.products, clock=hl.bss.clock,
                                     kdf_n=hl.settings.password_kdf_n, synthetic=hl.settings.demo_subscribers)
         assistant = await asyncio.to_thread(lambda: hl.assistant)
-        conversation = f"cli-{msisdn}-{uuid.uuid4().hex[:8]}"
+        conversation: str | None = None     # the server names it on the first answer
         console.print("[dim]小贝已上线，输入内容与小贝对话，空行结束。[/dim]")
         while True:
             try:
@@ -437,6 +437,7 @@ def chat(msisdn: Annotated[str, typer.Argument(help="The customer's number (this
                 break
             result = await assistant.handle(text, conversation_id=conversation, msisdn=msisdn, channel="cli",
                                             lang=lang, verified=True)
+            conversation = result.conversation_id
             for r in result.replies:
                 console.print(f"[bold magenta]小贝：[/bold magenta]{r.text}", highlight=False)
             if result.handoff:

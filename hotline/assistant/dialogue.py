@@ -649,8 +649,9 @@ def _digest(secret: str) -> str:
 
 
 def _flow_channel(channel: str) -> str:
-    """The catalogue's name for where 小贝 is reached: web chat is the assistant channel."""
-    return "assistant" if channel == "web" else channel
+    """The catalogue's name for where 小贝 is reached: by SMS or voice as those; web chat and the
+    terminal are the assistant channel."""
+    return channel if channel in ("sms", "ivr") else "assistant"
 
 
 def _may_continue(conv: Conversation, channel: str, secret: str | None) -> bool:

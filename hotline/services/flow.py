@@ -435,8 +435,9 @@ class Flow:
         p = self.services.preview(b, params, ctx.lang)
         off = self.catalog.cancels(b, params)
         free = not p["price"] or p["price"] in ("免费", "free")
+        shown = {k: str(v) for k, v in params.items() if not _secret(b, k)}
         step = _step("confirm", b, what=p["what"], price=p["price"], effective=p["effective"], off=off, free=free,
-                     preview=p)
+                     preview={**shown, **p})
         assert isinstance(step, Confirm)
         return step
 
@@ -590,6 +591,11 @@ class NotAssured(DomainError):
 def _not_ours(lang: str) -> str:
     return ("The number is not an active China Mobile number." if lang.startswith("en")
             else "该号码不是本网有效用户。")
+
+
+def _secret(b: Business, name: str) -> bool:
+    slot = b.slot(name)
+    return slot is not None and (slot.type in (SlotType.PASSWORD, SlotType.ID_NUMBER) or getattr(slot, "secret", False))
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

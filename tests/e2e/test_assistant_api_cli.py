@@ -32,20 +32,26 @@ async def test_a_conversation_over_the_api_keeps_its_id_and_state(client):
     cid = first["conversation_id"]
     # a web visitor proves the number
     assert first["state"]["stage"] == "otp" and "验证码" in first["replies"][0]["text"]
-    r = await client.post("/api/v1/assistant/messages", json={"conversation_id": cid, "text": "我还是问问漫游资费吧"})
+    assert first["secret"]        # the conversation's secret, given once: needed to continue it
+    r = await client.post("/api/v1/assistant/messages", json={"conversation_id": cid, "text": "我还是问问漫游资费吧",
+                                                              "secret": first["secret"]})
     body = r.json()
-    assert body["conversation_id"] == cid and body["replies"][0]["article"]
+    assert body["conversation_id"] == cid and body["replies"][0]["article"] and not body.get("secret")
+    other = (await client.post("/api/v1/assistant/messages", json={"conversation_id": cid, "text": "你好"})).json()
+    assert other["conversation_id"] != cid      # without the secret: a new conversation, nothing of this one
     view = (await client.get(f"/api/v1/assistant/conversations/{cid}")).json()
     assert [m["role"] for m in view["transcript"]] == ["customer", "assistant", "customer", "assistant"]
 
 
 async def test_a_retried_api_message_is_answered_once(client):
-    body = {"conversation_id": "retry-test-1", "text": "转人工", "message_id": "c-1"}
+    hello = (await client.post("/api/v1/assistant/messages", json={"text": "你好"})).json()
+    cid = hello["conversation_id"]
+    body = {"conversation_id": cid, "secret": hello["secret"], "text": "转人工", "message_id": "c-1"}
     first = (await client.post("/api/v1/assistant/messages", json=body)).json()
     second = (await client.post("/api/v1/assistant/messages", json=body)).json()
     assert first["replies"] == second["replies"]
-    view = (await client.get("/api/v1/assistant/conversations/retry-test-1")).json()
-    assert len(view["handoffs"]) == 1 and len(view["transcript"]) == 2
+    view = (await client.get(f"/api/v1/assistant/conversations/{cid}")).json()
+    assert len(view["handoffs"]) == 1 and len(view["transcript"]) == 4
 
 
 async def test_bad_requests_get_a_clear_refusal(client):

@@ -111,7 +111,7 @@
   var lang = store.get("lang") === "en" ? "en" : "zh";   // 中文 unless the customer chose English
   var transcript = loadJSON("transcript", []);
   var lastState = loadJSON("state", {});
-  var handoffShown = store.get("handoff_shown") === conversationId;
+  var handoffShown = !!conversationId && store.get("handoff_shown") === conversationId;
   var liveText = store.get("live_text") || "";   // the banner while a human serves (queue position, agent)
 
   var ws = null;
