@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     kannel_sendsms_url: str = Field("http://127.0.0.1:13013/cgi-bin/sendsms", description="Kannel's sendsms.")
     kannel_username: str = Field("hotline", description="sendsms-user username.")
     kannel_password: str = Field("", description="sendsms-user password.")
-    kannel_token: str = Field("", description="The get-url's token=...; empty means api_token (if set).")
+    kannel_token: str = Field("", description="The get-url's token=... (the gateway's own credential); empty: loopback only.")
     kannel_concurrency: int = Field(32, ge=1, description="Inbound SMS with the engine / replies in delivery at once.")
     kannel_max_pending: int = Field(1000, ge=1, description="Inbound SMS waiting beyond this are refused (503).")
     kannel_retries: int = Field(3, ge=0, description="sendsms retries after a transient failure.")
@@ -72,7 +72,6 @@ class Settings(BaseSettings):
                                 "supervisor's approval (fen).")
     adjust_daily_fen: int = Field(20_000, ge=0, description="An agent's adjustments a day beyond this need a "
                                   "supervisor's approval (fen).")
-
 
     @cached_property
     def sqlalchemy_url(self) -> str:

@@ -81,6 +81,7 @@ def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> F
     app.include_router(sms.router, prefix="/api/v1", dependencies=guard)
     app.include_router(assistant.router, prefix="/api/v1", dependencies=guard)
     app.include_router(assistant.public, prefix="/api/v1")
+    kannel.redact_access_log()
     app.include_router(kannel.router, prefix="/api/v1")  # its own token: Kannel sends no headers
     # The desk and the wallboard: people signed in with a desk session (cookie or bearer), not the API token.
     app.include_router(desk.router, prefix="/api/v1")

@@ -201,9 +201,25 @@ async def test_disabled_or_wrong_token_or_malformed():
     assert r.status_code == 401
     (r,) = await call(app_with(hall, kannel), "/api/v1/sms/kannel?to=10086&text=YE&token=tok")
     assert r.status_code == 400
-    (r,) = await call(app_with(hall, kannel, kannel_token="", api_token="api"), inbound_url("YE", token="api"))
-    assert r.status_code == 202
+    (r,) = await call(app_with(hall, kannel, api_token="api"), inbound_url("YE", token="api"))
+    assert r.status_code == 401                 # the API's master token is not the gateway's credential
+    open_app = app_with(hall, kannel, kannel_token="", api_token="api")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(open_app, client=("203.0.113.9", 40000)),
+                                 base_url="http://hotline") as c:
+        assert (await c.get(inbound_url("YE", token="api"))).status_code == 401   # no token set: loopback only
+    (r,) = await call(open_app, inbound_url("YE", token=""))
+    assert r.status_code == 202                 # a gateway on this machine, as in the embedded demo
     assert len(hall.seen) == 1
+
+
+def test_the_gateway_token_is_masked_in_the_access_log():
+    import logging
+    from hotline.channels.sms.kannel import RedactToken
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", "/api/v1/sms/kannel?from=1&token=s3cret&id=2", "1.1", 202),
+                               None)
+    RedactToken().filter(record)
+    assert "s3cret" not in record.getMessage() and "token=***" in record.getMessage()
 
 
 async def test_beyond_the_bound_kannel_is_told_to_retry_later():

@@ -31,8 +31,10 @@ from __future__ import annotations
 import asyncio
 import codecs
 import hmac
+import ipaddress
 import logging
 import random
+import re
 import urllib.parse
 from collections import OrderedDict
 from contextlib import asynccontextmanager
@@ -309,20 +311,50 @@ def _channel(request: Request) -> KannelChannel:
     return channel
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RedactToken(logging.Filter):
+    """Masks the gateway's ``token=`` in access-log lines (the get-url carries it in the query)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(_TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+_TOKEN = re.compile(r"([?&]token=)[^&\s]*")
+
+
+def redact_access_log() -> None:
+    """Keep the gateway's token out of the server's access log (once per process)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactToken) for f in access.filters):
+        access.addFilter(RedactToken())
+
+
 @router.get("/sms/kannel", status_code=202, response_class=Response,
             summary="Kannel smsbox get-url: one inbound SMS",
             responses={202: {"description": "Taken; replies follow through sendsms"}})
 async def kannel_inbound(request: Request) -> Response:
     """Kannel's ``sms-service`` calls this for each message; see ``deploy/kannel/`` for the config.
 
-    Query: ``from=%p&to=%P&text=%b&coding=%c&charset=%C&id=%I`` and ``token`` when
-    ``HOTLINE_KANNEL_TOKEN`` (or else ``HOTLINE_API_TOKEN``) is set. Answers ``202`` with an empty body.
+    Query: ``from=%p&to=%P&text=%b&coding=%c&charset=%C&id=%I&token=<HOTLINE_KANNEL_TOKEN>``: the gateway's own
+    credential, never the API's master token. Without one set, only a gateway on this machine (loopback) is
+    heard, as in the embedded demo. Answers ``202`` with an empty body.
     """
     settings = request.app.state.hotline.settings
     if not settings.kannel_enabled:
         raise HTTPException(404)
-    expected = settings.kannel_token or settings.api_token
-    if expected and not hmac.compare_digest(request.query_params.get("token", "").encode(), expected.encode()):
+    expected = settings.kannel_token
+    if expected:
+        if not hmac.compare_digest(request.query_params.get("token", "").encode(), expected.encode()):
+            raise HTTPException(401)
+    elif not _loopback(request.client.host if request.client else ""):
         raise HTTPException(401)
     try:
         msg = parse_inbound(request.scope.get("query_string", b""))
