@@ -30,9 +30,30 @@ from hotline.catalog.schema import Business, Slot, SlotType
 from hotline.domain.billing import Clock
 from hotline.domain.errors import DomainError, InvalidMsisdn, SubscriberNotFound
 from hotline.domain.msisdn import normalize_msisdn
-from hotline.services.flow import (Ask, AskNumber, AskPassword, AskSlot, Cancelled, CodeSent, Confirm, Context, Done,
-                                   Event, Flow, FlowState, Give, Level, No, NothingToChoose, Number, Password,
-                                   Refused, SendCode, Step, Yes)
+from hotline.services.flow import (
+    Ask,
+    AskNumber,
+    AskPassword,
+    AskSlot,
+    Cancelled,
+    CodeSent,
+    Confirm,
+    Context,
+    Done,
+    Event,
+    Flow,
+    FlowState,
+    Give,
+    Level,
+    No,
+    NothingToChoose,
+    Number,
+    Password,
+    Refused,
+    SendCode,
+    Step,
+    Yes,
+)
 from hotline.services.flow import Code as CodeEvent
 from hotline.services.redact import redact
 from hotline.services.service import Services
@@ -358,8 +379,8 @@ class Assistant:
 
     async def _run(self, turn: _Turn, event: Event) -> None:
         """Feed the flow one event; say its steps as chat bubbles."""
-        ctx = Context(_flow_channel(turn.channel), Actor("assistant", "subscriber"), turn.lang, f"{turn.conv.id}:{turn.conv.seq + 1}",
-                      turn.now, client=turn.client or f"conv:{turn.conv.id}")
+        ctx = Context(_flow_channel(turn.channel), Actor("assistant", "subscriber"), turn.lang,
+                      f"{turn.conv.id}:{turn.conv.seq + 1}", turn.now, client=turn.client or f"conv:{turn.conv.id}")
         for step in await self.flow.handle(turn.flow, event, ctx):
             self._render(turn, step)
         turn.conv.msisdn = turn.flow.msisdn

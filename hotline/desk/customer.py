@@ -27,14 +27,15 @@ from sqlalchemy.exc import IntegrityError
 from hotline.assistant.store import ConversationStore
 from hotline.bss.port import Actor
 from hotline.care.tickets import CATEGORIES, PRIORITIES, Ticket, Tickets
-from hotline.catalog.catalog import command_key
+from hotline.catalog.catalog import Catalog, command_key
 from hotline.catalog.schema import Auth, Business, Slot, SlotType
 from hotline.desk.scope import OutOfScope, Scope
 from hotline.domain.errors import DomainError, InvalidInput, NotFound, PasswordLocked, WrongPassword
 from hotline.domain.identity import mask_id_number, mask_name
+from hotline.domain.products import Product
 from hotline.services import audit
 from hotline.services.base import Request
-from hotline.services.flow import FlowState, Level
+from hotline.services.flow import Context, Flow, FlowState, Level, NotAssured
 from hotline.services.identity import CodeError, Codes, CodeTooSoon
 from hotline.services.otp import SMS_SENDER
 from hotline.services.service import Services
@@ -100,14 +101,16 @@ NOT_VERIFIED = {"verified": False, "method": None, "until": None}
 class CustomerDesk:
     """The desk's use cases about one customer. Stateless: everything lives in the database."""
 
-    def __init__(self, services: Services, db: Database, tickets: Tickets | None = None) -> None:
+    def __init__(self, services: Services, db: Database, tickets: Tickets | None = None, *,
+                 codes: Codes | None = None, flow: Flow | None = None) -> None:
         self.services = services
         self.bss = services.bss
         self.catalog = services.catalog
         self.clock = services.clock
         self.db = db
         self.tickets = tickets or services.tickets   # the one ticket store every channel files in
-        self.codes = Codes(db, services.clock, services.outbox)
+        self.codes = codes or Codes(db, services.clock, services.outbox)
+        self.flow = flow or Flow(services, self.codes)   # businesses run through the one flow
 
     def _utc(self) -> dt.datetime:
         return self.clock.now().astimezone(dt.UTC)
@@ -312,7 +315,7 @@ class CustomerDesk:
         for cat in sorted(self.catalog.categories.values(), key=lambda c: (c.menu or 99, c.code)):
             if category and cat.code != category:
                 continue
-            items = [_summary(b) for b in self.catalog.in_category(cat.code)
+            items = [_summary(b, self.catalog) for b in self.catalog.in_category(cat.code)
                      if CATALOG_CHANNEL in b.channels and (not q or q in b.code.lower() or q in b.name_zh.lower()
                                                            or q in b.name_en.lower()
                                                            or any(key == command_key(c) for c in b.sms.commands))]
@@ -326,59 +329,75 @@ class CustomerDesk:
         consultation, the knowledge article to read out."""
         _need_contact(scope)
         b = self._business(code)
-        number = scope.msisdn
-        out = {**_summary(b), "description_zh": b.description_zh,
+        out = {**_summary(b, self.catalog), "description_zh": b.description_zh,
                "verification": await self.verification(scope) if b.auth is not Auth.NONE else None,
                "slots": [], "article_zh": None, "article_en": None}
-        if b.handler == "info":
+        if self.catalog.role(b) == "article":
             out["article_zh"], out["article_en"] = await self._article(b, scope)
             return out
-        held = None
-        if b.handler == "product.cancel":   # only what the customer has and may cancel
-            account = await self.bss.account(number)
-            held = {s["code"] for s in account["subscriptions"] if not s["in_plan"]}
-        out["slots"] = [self._slot_form(b, s, held) for s in b.slots]
+        # The same choices as on every channel: what this customer may cancel, or may still take.
+        out["slots"] = [self._slot_form(b, s, await self.services.offer(b, s.name, scope.msisdn)
+                                        if s.type is SlotType.PRODUCT else None) for s in b.slots]
         return out
 
     async def preview(self, scope: Scope, code: str, raw: dict[str, Any],
                       lang: str = "zh") -> dict[str, Any]:
         """What the agent confirms with the customer before running: product, price, when it takes effect."""
-        b, number, params = await self._prepare(scope, code, raw)
+        b, state = await self._prepare(scope, code)
+        params, _ = await self._checked(state, b, raw, scope, "zh", "preview")
         zh = self.services.preview(b, params, "zh")
         en = self.services.preview(b, params, "en")
-        return {"business": b.code, "params": _shown(b, params),
+        return {"business": b.code, "params": _shown(b, params), "confirm": self.catalog.confirmed(b),
                 "confirm_zh": _confirm_text(zh, "zh"), "confirm_en": _confirm_text(en, "en"),
                 "price_zh": zh["price"], "price_en": en["price"], "what_zh": zh["what"], "what_en": en["what"]}
 
     async def run(self, scope: Scope, code: str, raw: dict[str, Any], key: str,
                   lang: str = "zh") -> dict[str, Any]:
-        """Run the business for the customer through the service layer; the same key never runs twice."""
+        """Run the business for the customer through the flow, the agent having read the confirmation to
+        them; the same key never runs twice."""
         if not _KEY.match(key or ""):
             raise InvalidInput("缺少有效的请求编号（1至64位字母、数字、:_-）。",
                                "A request key of 1 to 64 letters, digits, ':', '_' or '-' is required.")
         lang = "en" if (lang or "").startswith("en") else "zh"
-        b, number, params = await self._prepare(scope, code, raw)
-        agent = scope.agent
-        req = Request(b, number, params, Actor(CHANNEL, agent), f"{CHANNEL}:{agent}:{key}", lang)
-        outcome = await self.services.execute(req)
-        texts = self.services.render(b, outcome, CATALOG_CHANNEL, lang)
+        b, state = await self._prepare(scope, code)
+        await self._checked(state, b, raw, scope, lang, key)
+        done = await self.flow.carry_out(state, b, _given(raw), self._ctx(scope, lang, key))
+        texts = done.texts
         secret_sent = False
-        if outcome.sensitive:   # a new password: for the customer's phone, never the agent's screen
-            await self.db.run(self._send_notice, number, "\n".join(texts))
+        if done.sensitive:   # a new password: for the customer's phone, never the agent's screen
+            await self.db.run(self._send_notice, scope.msisdn, "\n".join(texts))
             texts, secret_sent = [SECRET_SENT[1 if lang == "en" else 0]], True
         return {"business": b.code, "name_zh": b.name_zh, "name_en": b.name_en, "texts": texts, "lang": lang,
-                "changed": outcome.changed, "order_id": outcome.data.get("order_id"),
-                "reference": outcome.data.get("reference"), "secret_sent": secret_sent}
+                "changed": bool(done.data.get("order_id") or done.data.get("reference")),
+                "order_id": done.data.get("order_id"), "reference": done.data.get("reference"),
+                "secret_sent": secret_sent}
 
-    async def _prepare(self, scope: Scope, code: str,
-                       raw: dict[str, Any]) -> tuple[Business, str, dict[str, Any]]:
+    async def _prepare(self, scope: Scope, code: str) -> tuple[Business, FlowState]:
+        """The business and the flow state of this contact: the agent's credential inside a live contact
+        with the customer stands for the number's possession; a verification in the contact for more."""
         _need_contact(scope)
         b = self._business(code)
-        number = scope.msisdn
         if b.auth is not Auth.NONE:   # refused before anything about the request is looked at
             await self.require_verified(scope)
-        params = self.services.bind(b, {k: v for k, v in (raw or {}).items() if v not in (None, "")})
-        return b, number, params
+        now = self.clock.now()
+        state = FlowState(msisdn=scope.msisdn)
+        state.grant(Level.POSSESSION, CATALOG_CHANNEL, now + dt.timedelta(minutes=1))
+        verified = await self._verified(scope)
+        if verified is not None:
+            state.grant(Level.PASSWORD, CATALOG_CHANNEL, verified.until)
+        return b, state
+
+    async def _checked(self, state: FlowState, b: Business, raw: dict[str, Any], scope: Scope, lang: str,
+                       key: str) -> tuple[dict[str, Any], Any]:
+        try:
+            return await self.flow.check(state, b, _given(raw), self._ctx(scope, lang, key))
+        except NotAssured:
+            await self.require_verified(scope)   # says how to verify, in the desk's words
+            raise
+
+    def _ctx(self, scope: Scope, lang: str, key: str) -> Context:
+        return Context(CATALOG_CHANNEL, Actor(CHANNEL, scope.agent), lang, f"{scope.agent}:{key}", self.clock.now(),
+                       client=f"desk:{scope.agent}")
 
     def _business(self, code: str) -> Business:
         b = self.catalog.by_code.get(code)
@@ -404,19 +423,16 @@ class CustomerDesk:
             texts.append("\n".join(self.services.render(b, outcome, CATALOG_CHANNEL, lang)))
         return texts[0], texts[1]
 
-    def _slot_form(self, b: Business, slot: Slot, held: set[str] | None) -> dict[str, Any]:
+    def _slot_form(self, b: Business, slot: Slot, products: list[Product] | None) -> dict[str, Any]:
         label = SLOT_LABELS.get(slot.type, (slot.name, slot.name))
         out: dict[str, Any] = {"name": slot.name, "type": slot.type.value, "required": slot.required,
                                "label_zh": label[0], "label_en": label[1],
                                "prompt_zh": slot.prompt_zh, "prompt_en": slot.prompt_en,
                                "fixed": slot.name in b.preset, "value": b.preset.get(slot.name), "choices": []}
         if slot.type is SlotType.PRODUCT:
-            products = self.services.choices(b, slot.name)
-            if held is not None:
-                products = [p for p in products if p.code in held]
             out["choices"] = [{"value": p.code, "label_zh": f"{p.name_zh} · {p.fee_text_zh}",
                                "label_en": f"{p.name_en} · {p.fee_text_en}", "fee_fen": p.fee_fen,
-                               "kind": p.kind.value} for p in products]
+                               "kind": p.kind.value} for p in products or []]
         elif slot.type is SlotType.CHOICE:
             out["choices"] = [self._choice(value, words) for value, words in slot.choices.items()]
         if out["fixed"]:
@@ -499,10 +515,14 @@ def _upsert(conn: Connection, scope: Scope, values: dict[str, Any]) -> None:
                                       **{"otp_tries": 0, **values}))
 
 
-def _summary(b: Business) -> dict[str, Any]:
+def _given(raw: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (raw or {}).items() if v not in (None, "")}
+
+
+def _summary(b: Business, catalog: Catalog) -> dict[str, Any]:
     return {"code": b.code, "name_zh": b.name_zh, "name_en": b.name_en, "category": b.category,
-            "auth": b.auth.value, "protected": b.auth is not Auth.NONE, "confirm": b.confirm,
-            "consultation": b.handler == "info"}
+            "auth": b.auth.value, "protected": b.auth is not Auth.NONE, "confirm": catalog.confirmed(b),
+            "consultation": catalog.role(b) == "article"}
 
 
 def _confirm_text(p: dict[str, Any], lang: str) -> str:

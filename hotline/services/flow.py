@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hotline.bss.port import Actor
 from hotline.catalog.schema import Auth, Business, Slot, SlotType
-from hotline.domain.errors import (DomainError, InvalidMsisdn, PasswordLocked, SubscriberNotFound,
-                                   WrongPassword)
+from hotline.domain.errors import DomainError, InvalidMsisdn, PasswordLocked, SubscriberNotFound, WrongPassword
 from hotline.domain.msisdn import mask_msisdn, normalize_msisdn
 from hotline.domain.subscriber import Status
 from hotline.services.base import MissingSlot, Request
@@ -46,7 +45,7 @@ class Level(IntEnum):
     PASSWORD = 2      # the service password
 
 
-def needed(services: "Services", b: Business) -> Level:
+def needed(services: Services, b: Business) -> Level:
     """The assurance a business needs, from the catalogue: its auth, else what its kind needs."""
     if b.auth is Auth.PASSWORD:
         return Level.PASSWORD
@@ -68,7 +67,7 @@ class Assurance:
                 "until": self.until.isoformat()}
 
     @classmethod
-    def of(cls, d: dict[str, Any]) -> "Assurance":
+    def of(cls, d: dict[str, Any]) -> Assurance:
         return cls(d["msisdn"], Level(d["level"]), d["channel"], dt.datetime.fromisoformat(d["until"]))
 
 
@@ -91,7 +90,7 @@ class Pending:
                 "choices": self.choices, "labels": self.labels, "batch": self.batch}
 
     @classmethod
-    def of(cls, d: dict[str, Any]) -> "Pending":
+    def of(cls, d: dict[str, Any]) -> Pending:
         return cls(d["step"], d["business"], dict(d.get("params") or {}), d.get("msisdn"), d["id"],
                    dt.datetime.fromisoformat(d["until"]), d.get("slot"), dict(d.get("choices") or {}),
                    list(d.get("labels") or []), list(d.get("batch") or []))
@@ -111,7 +110,7 @@ class FlowState:
                 "pending": self.pending.as_dict() if self.pending else None, "last": self.last}
 
     @classmethod
-    def of(cls, d: dict[str, Any] | None) -> "FlowState":
+    def of(cls, d: dict[str, Any] | None) -> FlowState:
         d = d or {}
         return cls(d.get("msisdn"), [Assurance.of(a) for a in d.get("assurances") or []],
                    Pending.of(d["pending"]) if d.get("pending") else None, d.get("last"))
@@ -291,7 +290,7 @@ class CodeSender(Protocol):
 
 # ---------------------------------------------------------------------- the flow
 class Flow:
-    def __init__(self, services: "Services", codes: CodeSender | None = None) -> None:
+    def __init__(self, services: Services, codes: CodeSender | None = None) -> None:
         self.services = services
         self.catalog = services.catalog
         self.codes = codes

@@ -271,3 +271,24 @@ async def test_a_supervisors_look_up_views_but_acts_on_nothing(desk, hl):
                 desk.create_ticket(look, category="fault", summary="无信号")):
         with pytest.raises(OutOfScope):
             await act
+
+
+async def test_the_desk_offers_to_cancel_only_what_every_channel_knows_is_still_held(desk, hl):
+    from hotline.bss.port import Actor
+    for i, vas in enumerate(("vas.migu_music_vip", "vas.mobile_newspaper")):
+        await hl.bss.subscribe(ZHAO, vas, key=f"setup-{i}", actor=Actor("sms", "subscriber"))
+    held = {s["code"] for s in (await hl.bss.account(ZHAO))["subscriptions"] if not s["in_plan"]}
+    form = await desk.describe(here(), "cancel.vas")
+    offered = {c["value"] for c in form["slots"][0]["choices"]}
+    assert offered and offered <= held
+    gone = sorted(offered)[0]
+    await hl.bss.unsubscribe(ZHAO, gone, key="elsewhere-1", actor=Actor("sms", "subscriber"))  # cancelled by SMS
+    form = await desk.describe(here(), "cancel.vas")
+    assert gone not in {c["value"] for c in form["slots"][0]["choices"]}
+
+
+async def test_a_change_run_at_the_desk_is_confirmed_by_the_same_rule_as_every_channel(desk, hl):
+    shown = await desk.preview(here(), "order.data_pack", {"product": "pack.data_1g_month"})
+    assert shown["confirm"] and "请与客户确认后提交" in shown["confirm_zh"]
+    cancel = next(b for b in hl.catalog if hl.catalog.policy(b).cancels and "agent" in b.channels)
+    assert (await desk.describe(here(), cancel.code))["confirm"]   # a cancellation, free, is confirmed too

@@ -27,21 +27,27 @@ def demo(hl, clock):
     return hl
 
 
+def _portal(tc: TestClient):
+    """The client's event-loop portal (there inside ``with TestClient(...)``)."""
+    assert tc.portal is not None
+    return tc.portal
+
+
 def texts(reply: dict) -> str:
     return "\n".join(r["text"] for r in reply.get("replies", []))
 
 
 def balance(tc: TestClient, hl, msisdn: str) -> int:
-    return tc.portal.call(hl.bss.account, msisdn)["balance_fen"]
+    return _portal(tc).call(hl.bss.account, msisdn)["balance_fen"]
 
 
 def last_code(tc: TestClient, hl, msisdn: str) -> str:
-    sent = tc.portal.call(hl.assistant.store.outbox, msisdn)
+    sent = _portal(tc).call(hl.assistant.store.outbox, msisdn)
     return sent[-1]["text"].split("验证码为")[1][:6]
 
 
 def codes_sent(tc: TestClient, hl, msisdn: str) -> int:
-    return sum("验证码" in m["text"] for m in tc.portal.call(hl.assistant.store.outbox, msisdn))
+    return sum("验证码" in m["text"] for m in _portal(tc).call(hl.assistant.store.outbox, msisdn))
 
 
 def prove_own_number(ws, tc, hl) -> dict:

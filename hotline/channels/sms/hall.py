@@ -152,7 +152,9 @@ class SmsHall:
         return Actor("sms", "subscriber")
 
     def _live(self, item: dict | None, now: dt.datetime) -> bool:
-        return bool(item) and dt.datetime.fromisoformat(item["until"]) > now
+        if not item:
+            return False
+        return dt.datetime.fromisoformat(item["until"]) > now
 
     # ------------------------------------------------------------------ routing one message
     def _ctx(self, turn: _Turn) -> Context:
@@ -400,6 +402,7 @@ class SmsHall:
         talk = turn.state.get("assistant") or {}
         if talk.get("stage") in ("password", "otp"):
             turn.redact_text = True   # the message is a password or a code
+        assert self.assistant is not None   # _for_assistant checked it
         assistant = self.assistant()
         # The conversation id is the server's, kept in the number's SMS session; never derived from the number.
         result = await assistant.handle(turn.text, conversation_id=talk.get("conversation"), msisdn=turn.msisdn,
