@@ -123,7 +123,11 @@ class Services:
         if product_code is None:
             named = {f"{s.name}_name": self._choice_name(params[s.name], s, en) for s in business.slots
                      if s.type is SlotType.CHOICE and s.name in params}
-            return {"what": business.name_en if en else business.name_zh, "price": "", "effective": "", **named}
+            what = business.name_en if en else business.name_zh
+            money = [params[s.name] for s in business.slots if s.type is SlotType.MONEY and s.name in params]
+            if money:   # an amount to pay is part of what is confirmed (在线缴费50.00元)
+                what += f" ¥{yuan(money[0])}" if en else f"{yuan(money[0])}元"
+            return {"what": what, "price": "", "effective": "", **named}
         p = self.products.get(product_code)
         cancelling = self.catalog.cancels(business, params)
         if cancelling or p.fee_fen == 0:

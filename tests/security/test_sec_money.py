@@ -74,9 +74,10 @@ def polite(resp: httpx.Response, status: int, code: str | None = None) -> dict:
     return err
 
 
-async def chat_to_the_end(hl, client: httpx.AsyncClient, text: str, msisdn: str) -> list[str]:
+async def chat_to_the_end(hl, client: httpx.AsyncClient, text: str, msisdn: str,
+                          confirmations: list[str] | None = None) -> list[str]:
     """A web-chat customer who proves the number with the code the phone receives and says 是 to every
-    confirmation; the replies of the last turn."""
+    confirmation (whose texts go to ``confirmations``); the replies of the last turn."""
     r = (await client.post("/api/v1/assistant/messages", json={"text": text, "msisdn": msisdn})).json()
     cid, secret = r["conversation_id"], r.get("secret")
     for _ in range(6):
@@ -84,9 +85,13 @@ async def chat_to_the_end(hl, client: httpx.AsyncClient, text: str, msisdn: str)
         if stage == "otp":
             await hl.outbox.deliver_due()
             sms = hl.outbox.inbox_sync(msisdn)[0]["text"]
-            answer = re.search(r"(?<!\d)(\d{6})(?!\d)", sms).group(1)
+            found = re.search(r"(?<!\d)(\d{6})(?!\d)", sms)
+            assert found, sms
+            answer = found.group(1)
         elif stage == "confirm":
             answer = "是"
+            if confirmations is not None:
+                confirmations.extend(x["text"] for x in r["replies"])
         else:
             break
         r = (await client.post("/api/v1/assistant/messages",
@@ -97,7 +102,9 @@ async def chat_to_the_end(hl, client: httpx.AsyncClient, text: str, msisdn: str)
 # ---------------------------------------------------------------------------- 小贝: a pay link, not money
 async def test_xiaobei_recharge_without_payment_credits_nothing_and_the_pay_link_credits_once(demo, client):
     before = balance(demo, ZHANG)
-    replies = await chat_to_the_end(demo, client, "帮我充值50元", ZHANG)
+    asked: list[str] = []
+    replies = await chat_to_the_end(demo, client, "帮我充值50元", ZHANG, asked)
+    assert any("50.00元" in t for t in asked), asked            # the amount is part of what is confirmed
     assert balance(demo, ZHANG) == before, replies          # the attack: "recharged" by asking
     assert count(demo, orders, orders.c.kind.in_(("recharge", "payment"))) == 0
     link = re.search(r"https?://\S+/pay/(P[\w-]+)", " ".join(replies))
