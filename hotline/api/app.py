@@ -66,6 +66,7 @@ def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> F
     errors.install(app)
     security.install(app)   # security headers; foreign origins refused on cookie-authenticated calls
     limits.install(app)     # request bodies and WebSocket frames bounded (413, close 1009)
+    app.state.chat_rate = limits.RateLimit(60, 60.0)   # web-chat messages a minute per client address
     if hl is not None:
         app.state.hotline = hl
 

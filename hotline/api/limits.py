@@ -189,3 +189,30 @@ async def _close_unsupported(ws: WebSocket, lock: asyncio.Lock | None) -> None:
 def install(app: FastAPI) -> None:
     """Put the limits around the whole app (every route, page and socket)."""
     app.add_middleware(SizeLimits)
+
+
+class RateLimit:
+    """At most ``limit`` events per ``window`` seconds per key (a client address), in this process.
+
+    For the few open endpoints an outsider can drive (the web chat). Fixed windows, and at most
+    ``max_keys`` keys held (the oldest window dropped first), so a flood of addresses cannot grow it.
+    Several workers each hold their own count: the bound per address is then ``limit`` × workers.
+    """
+
+    def __init__(self, limit: int, window: float = 60.0, *, max_keys: int = 100_000) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_keys = max_keys
+        self._seen: dict[str, tuple[float, int]] = {}
+
+    def allow(self, key: str, now: float) -> bool:
+        start, count = self._seen.get(key, (now, 0))
+        if now - start >= self.window:
+            start, count = now, 0
+        if count >= self.limit:
+            return False
+        self._seen.pop(key, None)           # re-inserted last: the dict stays in order of last use
+        self._seen[key] = (start, count + 1)
+        while len(self._seen) > self.max_keys:
+            self._seen.pop(next(iter(self._seen)))
+        return True

@@ -128,3 +128,13 @@ def test_codes_cannot_be_flooded_to_one_phone(demo):
                 ws.send_json({"text": "查一下我的话费余额", "msisdn": ZHANG})
                 ws.receive_json()
         assert codes_sent(tc, demo, ZHANG) == 1
+
+
+def test_one_address_cannot_drive_the_open_chat_without_limit(demo):
+    with TestClient(create_app(demo)) as tc, tc.websocket_connect("/api/v1/assistant/ws") as ws:
+        answers = []
+        for _ in range(61):
+            ws.send_json({"text": "你好"})
+            answers.append(ws.receive_json())
+        assert all("replies" in a for a in answers[:60])
+        assert answers[60].get("error") == "rate limited" and "过于频繁" in answers[60]["detail"]

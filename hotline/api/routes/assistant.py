@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
@@ -108,6 +109,10 @@ async def live(ws: WebSocket) -> None:
             raw = await receive_json(ws, lock=lock)   # not JSON: closed with 1003, no traceback
             if not isinstance(raw, dict):
                 await send({"error": "invalid message", "detail": "a JSON object is expected"})
+                continue
+            if not ws.app.state.chat_rate.allow(_client(ws), time.monotonic()):
+                await send({"error": "rate limited", "detail": "您发送消息过于频繁，请稍后再试。 "
+                                                               "You are sending messages too quickly; please wait."})
                 continue
             if raw.get("type") == "resume":
                 cid, key = raw.get("conversation_id"), raw.get("secret")
