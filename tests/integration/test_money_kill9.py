@@ -58,18 +58,20 @@ def db_url(tmp_path: Path, database_url: str) -> str:
 
 class Server:
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log, self.proc = env, log, None
+        self.env, self.log = env, log
+        self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
     def start(self) -> str:
         self.port = free_port()
         with open(self.log, "a") as out:
-            self.proc = subprocess.Popen([*CLI, "serve", "--port", str(self.port)], env=self.env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen([*CLI, "serve", "--port", str(self.port)], env=self.env, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = proc
         base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + START_TIMEOUT
         while True:   # poll until it answers, within a deadline
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            assert proc.poll() is None, self.log.read_text()[-3000:]
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     return base
