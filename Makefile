@@ -16,8 +16,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
 	PYTHONWARNINGS="ignore:Editable installation:UserWarning" $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
-	@# A dependency added to pyproject.toml but missing from the lock fails here: run make lock.
-	$(BIN)/python -m pip check
+	$(BIN)/python -m pip check || { echo "make install: pyproject.toml asks for what requirements.lock lacks; run make lock"; exit 1; }
 	touch $@
 
 ## run: the API on the embedded default (SQLite in ./var, demo data) at http://127.0.0.1:8086/docs
