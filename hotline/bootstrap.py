@@ -1,8 +1,16 @@
-"""The single place where hotline's parts are wired together from settings."""
+"""The single place where hotline's parts are wired together from settings.
+
+``bootstrap`` builds the core (database, BSS, catalogue, services, outbox, codes, the business flow);
+the heavier parts (小贝's model, routing, the desk, the Kannel channel) are built here too, on first use,
+as cached properties of the container. Nothing else assigns parts to it; tests may replace a part the
+same way (assigning the attribute before first use).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -18,8 +26,10 @@ from hotline.domain.billing import Clock
 from hotline.services.base import HANDLERS
 from hotline.services.flow import Flow
 from hotline.services.identity import Codes
+from hotline.services.keyfile import data_secret
 from hotline.services.outbox import Outbox
 from hotline.services.payments import Payments, build_provider
+from hotline.services.sealed import Sealer
 from hotline.services.service import Services
 from hotline.store.sql import migrate
 from hotline.store.sql.database import Database
@@ -28,6 +38,10 @@ if TYPE_CHECKING:
     from hotline.api.keys import ApiKeys
     from hotline.assistant.dialogue import Assistant
     from hotline.bss.rollover import RolloverJobs
+    from hotline.channels.sms.kannel import KannelChannel
+    from hotline.desk.accounts import Accounts
+    from hotline.desk.customer import CustomerDesk
+    from hotline.desk.desk import Desk
     from hotline.desk.hub import Hub
     from hotline.routing.engine import Router
     from hotline.routing.intake import Intake
@@ -41,10 +55,17 @@ class Hotline:
     bss: ReferenceBSS
     catalog: Catalog
     services: Services
-    sms: SmsHall
     outbox: Outbox
     codes: Codes
     flow: Flow
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, init=False, repr=False)
+
+    @cached_property
+    def sms(self) -> SmsHall:
+        """The SMS business hall; free text goes to 小贝, built on first use."""
+        return SmsHall(self.services, SmsStore(self.db), self.services.clock,
+                       rate_per_minute=self.settings.sms_rate_per_minute, flow=self.flow,
+                       assistant=lambda: self.assistant)
 
     @cached_property
     def assistant(self) -> Assistant:
@@ -59,6 +80,12 @@ class Hotline:
         nlu = NLU.build(self.catalog, self.bss.products, clock_today=clock.today)
         kb = KnowledgeBase.from_catalog(self.catalog, {"portal": PORTAL})
         return Assistant(self.services, nlu, kb, ConversationStore(self.db, self.outbox), clock, self.flow)
+
+    async def load_assistant(self) -> Assistant:
+        """小贝, its model loaded off the event loop the first time."""
+        if "assistant" not in vars(self):
+            await asyncio.to_thread(lambda: self.assistant)
+        return self.assistant
 
     @cached_property
     def apikeys(self) -> ApiKeys:
@@ -76,21 +103,20 @@ class Hotline:
     def router(self) -> Router:
         """The routing engine (ACD): state in memory for one process, in Redis when processes share it."""
         from hotline.routing.engine import build_router
-        from hotline.routing.records import ContactRecords
 
         s = self.settings
         where = SimpleNamespace(redis_url=s.redis_url if s.routing_state == "redis" else "",
                                 redis_prefix=f"{s.redis_prefix}:routing")
         router = build_router(where, clock=self.services.clock.timestamp)
         # Every contact and agent state is recorded from the router's events, from the first one on.
-        self.__dict__["records"] = ContactRecords(self.db).attach(router)
+        self.records.attach(router)
         return router
 
     @cached_property
     def records(self) -> ContactRecords:
-        """The router's durable records, for the wallboard and interval reports (made with the router)."""
-        _ = self.router   # building the router makes the records
-        return self.__dict__["records"]
+        """The router's durable records, for the wallboard and interval reports (attached to the router)."""
+        from hotline.routing.records import ContactRecords
+        return ContactRecords(self.db)
 
     @cached_property
     def intake(self) -> Intake:
@@ -103,7 +129,43 @@ class Hotline:
         """Live chat between customers and agents: in process, or Redis pub/sub across processes."""
         from hotline.desk.hub import MemoryHub, RedisHub
         s = self.settings
-        return RedisHub(s.redis_url, prefix=f"{s.redis_prefix}:") if s.routing_state == "redis" else MemoryHub()
+        hub: Hub = RedisHub(s.redis_url, prefix=f"{s.redis_prefix}:") if s.routing_state == "redis" \
+            else MemoryHub()
+        self._closers.append(hub.close)
+        return hub
+
+    @cached_property
+    def desk(self) -> Desk:
+        """The agent desktop's live side: offers, chats, wrap-up, over the router and the hub."""
+        from hotline.desk.desk import Desk
+        desk = Desk(self.router, self.hub, self.db, self.catalog, self.services.clock)
+        self.router.add_listener(desk.on_event)
+        return desk
+
+    @cached_property
+    def desk_accounts(self) -> Accounts:
+        """Agents' and supervisors' accounts and sessions."""
+        from hotline.desk.accounts import Accounts
+        return Accounts(self.db, self.services.clock, kdf_n=self.settings.password_kdf_n)
+
+    @cached_property
+    def customer_desk(self) -> CustomerDesk:
+        """The desk's customer panel: businesses through the same flow and codes as every channel."""
+        from hotline.desk.customer import CustomerDesk
+        return CustomerDesk(self.services, self.db, codes=self.codes, flow=self.flow)
+
+    @cached_property
+    def kannel(self) -> KannelChannel:
+        """The SMS hall behind the Kannel gateway: inbound get-url, replies through sendsms."""
+        from hotline.channels.sms.kannel import KannelChannel
+        channel = KannelChannel.from_settings(self)
+        self._closers.append(channel.aclose)
+        return channel
+
+    async def aclose(self) -> None:
+        """Close what was opened on first use (the hub's connections, the Kannel client)."""
+        while self._closers:
+            await self._closers.pop()()
 
     def close(self) -> None:
         self.db.dispose()
@@ -122,8 +184,6 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate_schema:
     payments = Payments(db, clock, bss, build_provider(settings), outbox)   # online payment: links, notifications
     services = Services(bss, catalog, db, clock, outbox=outbox, payments=payments)
     codes = Codes(db, clock, outbox)     # one-time SMS codes, one policy for every channel
-    flow = Flow(services, codes)         # the business flow every channel runs on
-    sms = SmsHall(services, SmsStore(db), clock, rate_per_minute=settings.sms_rate_per_minute, flow=flow)
-    hl = Hotline(settings, db, bss, catalog, services, sms, outbox, codes, flow)
-    sms.assistant = lambda: hl.assistant
-    return hl
+    state_key = settings.state_key or data_secret(settings.data_dir, "state-key", make=Sealer.new_key())
+    flow = Flow(services, codes, Sealer(state_key))   # the business flow every channel runs on
+    return Hotline(settings, db, bss, catalog, services, outbox, codes, flow)

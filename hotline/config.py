@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     kannel_sendsms_url: str = Field("http://127.0.0.1:13013/cgi-bin/sendsms", description="Kannel's sendsms.")
     kannel_username: str = Field("hotline", description="sendsms-user username.")
     kannel_password: str = Field("", description="sendsms-user password.")
-    kannel_token: str = Field("", description="The get-url's token=... (the gateway's own credential); empty: loopback only.")
+    kannel_token: str = Field("", description="The get-url's token=... (the gateway's own credential); "
+                                              "empty: loopback only.")
     kannel_concurrency: int = Field(32, ge=1, description="Inbound SMS with the engine / replies in delivery at once.")
     kannel_max_pending: int = Field(1000, ge=1, description="Inbound SMS waiting beyond this are refused (503).")
     kannel_retries: int = Field(3, ge=0, description="sendsms retries after a transient failure.")
@@ -63,6 +64,8 @@ class Settings(BaseSettings):
     outbox_interval: float = Field(0.5, gt=0, le=60, description="Seconds between idle delivery passes.")
     payment_provider: str = Field("reference", description="Online payment: reference (the embedded pay page) "
                                   "or package.module:factory for a real provider's adapter.")
+    state_key: str = Field("", description="Fernet key sealing secrets a customer gives mid-flow (a card PIN, a new "
+                           "password) in the stored session; empty: one is made into data_dir/state-key.")
     payment_secret: str = Field("", description="The reference provider's HMAC key (32+ characters); empty: one "
                                 "is made into data_dir/payment-secret.")
     payment_base_url: str = Field("", description="Where pay links point; empty: http://host:port.")

@@ -55,8 +55,8 @@ def create_app(hl: Hotline | None = None, settings: Settings | None = None) -> F
             with suppress(asyncio.CancelledError):
                 await outbox
             await app.state.hotline.outbox.aclose()
-            if "hub" in app.state.hotline.__dict__:
-                await app.state.hotline.hub.close()
+            if hasattr(app.state.hotline, "aclose"):
+                await app.state.hotline.aclose()   # the hub, the Kannel client: what was opened
             if own:
                 app.state.hotline.close()
 

@@ -56,6 +56,7 @@ from hotline.services.flow import (
 )
 from hotline.services.flow import Code as CodeEvent
 from hotline.services.redact import redact
+from hotline.services.sealed import is_sealed
 from hotline.services.service import Services
 
 log = logging.getLogger("hotline.assistant")
@@ -687,7 +688,8 @@ def _may_continue(conv: Conversation, channel: str, secret: str | None) -> bool:
 
 def _shown(params: dict[str, Any] | None) -> dict[str, Any]:
     """Slot values as shown to the client or an agent: ID numbers and secrets masked."""
-    return {k: redact(str(v)) if isinstance(v, str) else v for k, v in (params or {}).items()}
+    return {k: "******" if is_sealed(v) else redact(v) if isinstance(v, str) else v
+            for k, v in (params or {}).items()}
 
 
 class Busy(DomainError):

@@ -25,11 +25,8 @@ class Forbidden(DomainError):
 
 
 def accounts_of(hl) -> Accounts:
-    """The desk accounts of a wired application (made on first use if bootstrap did not make them)."""
-    accounts = getattr(hl, "desk_accounts", None)
-    if accounts is None:
-        accounts = Accounts(hl.db, hl.services.clock, kdf_n=hl.settings.password_kdf_n)
-        hl.desk_accounts = accounts
+    """The desk accounts the container built (``Hotline.desk_accounts``)."""
+    accounts: Accounts = hl.desk_accounts
     return accounts
 
 

@@ -677,21 +677,10 @@ class CustomerChat:
 
 
 def desk_of(hl: Any) -> Desk:
-    """The desk of a wired application, made on first use over ``hl.router`` and ``hl.hub``."""
-    desk = hl.__dict__.get("desk") if hasattr(hl, "__dict__") else None
+    """The desk the container built (``Hotline.desk``); an app without routing has none."""
+    desk = getattr(hl, "desk", None)
     if desk is None:
-        router = getattr(hl, "router", None)
-        if router is None:
-            raise HumanServiceOff("人工服务暂未开通。", "Human service is not enabled on this server.")
-        hub = getattr(hl, "hub", None)
-        if hub is None:
-            hub = MemoryHub()
-            hl.hub = hub
-        desk = Desk(router, hub, hl.db, hl.catalog, hl.services.clock)
-        listeners = getattr(router, "listeners", None)
-        if isinstance(listeners, list):
-            listeners.append(desk.on_event)
-        hl.desk = desk
+        raise HumanServiceOff("人工服务暂未开通。", "Human service is not enabled on this server.")
     return desk
 
 

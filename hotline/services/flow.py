@@ -28,6 +28,7 @@ from hotline.domain.errors import DomainError, InvalidMsisdn, PasswordLocked, Su
 from hotline.domain.msisdn import mask_msisdn, normalize_msisdn
 from hotline.domain.subscriber import Status
 from hotline.services.base import MissingSlot, Request
+from hotline.services.sealed import Sealer, is_sealed
 
 if TYPE_CHECKING:
     from hotline.services.service import Services
@@ -290,10 +291,12 @@ class CodeSender(Protocol):
 
 # ---------------------------------------------------------------------- the flow
 class Flow:
-    def __init__(self, services: Services, codes: CodeSender | None = None) -> None:
+    def __init__(self, services: Services, codes: CodeSender | None = None, sealer: Sealer | None = None) -> None:
         self.services = services
         self.catalog = services.catalog
         self.codes = codes
+        # Secret slots (a PIN, a new password) wait for their step sealed, never in clear in the state.
+        self.sealer = sealer or Sealer(Sealer.new_key())
 
     async def handle(self, state: FlowState, event: Event, ctx: Context) -> list[Step]:
         """One event in, the steps out. Domain errors become a polite ``Refused`` step."""
@@ -311,27 +314,28 @@ class Flow:
             state.pending = None
             return []
         b = self.catalog.get(pending.business)
+        params = self._params(pending)
         if pending.msisdn != state.msisdn:      # the conversation moved to another number meanwhile
             state.pending = None
-            return [_step("cancelled", b, what=self._what(b, pending.params, ctx))]
+            return [_step("cancelled", b, what=self._what(b, params, ctx))]
         if isinstance(event, No):
             state.pending = None
-            return [_step("cancelled", b, what=self._what(b, pending.params, ctx))]
+            return [_step("cancelled", b, what=self._what(b, params, ctx))]
         if pending.step == "confirm":
             if not isinstance(event, Yes):
                 state.pending = None
-                return [_step("cancelled", b, what=self._what(b, pending.params, ctx))]
+                return [_step("cancelled", b, what=self._what(b, params, ctx))]
             state.pending = None
             return await self._confirmed(state, b, pending, ctx)
         if pending.step == "password":
             if isinstance(event, SendCode):
-                return await self._send_code(state, b, pending.params, ctx)
+                return await self._send_code(state, b, params, ctx)
             if not isinstance(event, Password):
                 return []
             return await self._password(state, b, pending, event.secret, ctx)
         if pending.step == "code":
             if isinstance(event, SendCode):
-                return await self._send_code(state, b, pending.params, ctx)
+                return await self._send_code(state, b, params, ctx)
             if not isinstance(event, Code):
                 return []
             return await self._code(state, b, pending, event.code, ctx)
@@ -351,7 +355,7 @@ class Flow:
                 return [self._ask_again(b, pending)]
             value = self.services.parse_slot(slot, raw)
             state.pending = None
-            return await self._advance(state, b, {**pending.params, slot.name: value}, ctx)
+            return await self._advance(state, b, {**params, slot.name: value}, ctx)
         return []
 
     # -------------------------------------------------------------- steps of a business
@@ -385,9 +389,10 @@ class Flow:
         return await self._execute(state, b, params, ctx, f"{ctx.channel}:{ctx.key}")
 
     async def _confirmed(self, state: FlowState, b: Business, pending: Pending, ctx: Context) -> list[Step]:
-        if state.level(ctx.channel, ctx.now) < needed(self.services, b):   # expired meanwhile: prove again
-            return await self._advance(state, b, pending.params, ctx)
-        steps = await self._execute(state, b, pending.params, ctx, f"{ctx.channel}:{pending.id}")
+        params = self._params(pending)
+        if state.level(ctx.channel, ctx.now) < needed(self.services, b) or self.services.missing(b, params):
+            return await self._advance(state, b, params, ctx)    # expired meanwhile: prove (or give) again
+        steps = await self._execute(state, b, params, ctx, f"{ctx.channel}:{pending.id}")
         for i, item in enumerate(pending.batch, 1):
             other = self.catalog.get(item["business"])
             steps += await self._execute(state, other, item["params"], ctx, f"{ctx.channel}:{pending.id}:{i}")
@@ -401,7 +406,7 @@ class Flow:
             outcome = await self.services.execute(req)
         except MissingSlot as missing:     # the handler found it needs more (a city from a visitor)
             return await self._ask_slot(state, b, params, missing.slot, ctx)
-        state.last = {"business": b.code, "params": _jsonable(params)}
+        state.last = {"business": b.code, "params": {k: v for k, v in _jsonable(params).items() if not _secret(b, k)}}
         texts = self.services.render(b, outcome, ctx.channel, ctx.lang)
         return [_step("done", b, texts=texts, sensitive=outcome.sensitive, data=outcome.data)]
 
@@ -510,7 +515,7 @@ class Flow:
         state.pending = None
         state.grant(Level.PASSWORD, ctx.channel, ctx.now + PROVEN_TTL)
         state.grant(Level.POSSESSION, ctx.channel, ctx.now + PROVEN_TTL)
-        return await self._advance(state, b, pending.params, ctx)
+        return await self._advance(state, b, self._params(pending), ctx)
 
     async def _send_code(self, state: FlowState, b: Business, params: dict[str, Any], ctx: Context) -> list[Step]:
         assert state.msisdn is not None
@@ -535,7 +540,7 @@ class Flow:
             return [_step("refused", b, text=err.message(ctx.lang), code=err.code)]
         state.pending = None
         state.grant(Level.POSSESSION, ctx.channel, ctx.now + PROVEN_TTL)
-        return await self._advance(state, b, pending.params, ctx)
+        return await self._advance(state, b, self._params(pending), ctx)
 
     async def _number(self, state: FlowState, b: Business, pending: Pending, raw: str, ctx: Context) -> list[Step]:
         try:
@@ -545,7 +550,7 @@ class Flow:
         if not await self._ours(number):
             return [_step("refused", b, text=_not_ours(ctx.lang), code="bad_msisdn")]
         state.identify(number)
-        return await self._advance(state, b, pending.params, ctx)
+        return await self._advance(state, b, self._params(pending), ctx)
 
     def prove(self, state: FlowState, msisdn: str, level: Level, ctx: Context, ttl: dt.timedelta) -> None:
         """The channel's edge asserts the number (an SMS from it through the gateway, a call the SIP edge
@@ -563,8 +568,22 @@ class Flow:
 
     def _pend(self, state: FlowState, step: str, b: Business, params: dict[str, Any], ctx: Context,
               **extra: Any) -> None:
-        state.pending = Pending(step, b.code, _jsonable(params), state.msisdn, uuid.uuid4().hex,
-                                ctx.now + STEP_TTL, **extra)
+        kept = {k: self.sealer.seal(str(v)) if _secret(b, k) and not is_sealed(v) else v
+                for k, v in _jsonable(params).items()}
+        if "batch" in extra:
+            extra["batch"] = [{**item, "params": {k: v for k, v in item["params"].items()
+                                                  if not _secret(self.catalog.get(item["business"]), k)}}
+                              for item in extra["batch"]]
+        state.pending = Pending(step, b.code, kept, state.msisdn, uuid.uuid4().hex, ctx.now + STEP_TTL, **extra)
+
+    def _params(self, pending: Pending) -> dict[str, Any]:
+        """A pending step's parameters with its sealed secrets opened (for the step that uses them)."""
+        out = {}
+        for k, v in pending.params.items():
+            opened = self.sealer.open(v) if is_sealed(v) else v
+            if opened is not None:       # unreadable (the key changed): asked for again as missing
+                out[k] = opened
+        return out
 
     def _what(self, b: Business, params: dict[str, Any], ctx: Context) -> str:
         try:
@@ -594,7 +613,7 @@ def _not_ours(lang: str) -> str:
 
 def _secret(b: Business, name: str) -> bool:
     slot = b.slot(name)
-    return slot is not None and (slot.type in (SlotType.PASSWORD, SlotType.ID_NUMBER) or getattr(slot, "secret", False))
+    return slot is not None and slot.secret
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,6 @@ import hmac
 import importlib
 import json
 import logging
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from hotline.domain.billing import MAX_RECHARGE_FEN, Clock
 from hotline.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from hotline.domain.msisdn import normalize_msisdn
 from hotline.domain.products import yuan
+from hotline.services.keyfile import data_secret
 from hotline.services.outbox import Outbox
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import payments
@@ -255,22 +255,7 @@ def _mark(conn: Connection, payment_id: int, status: str, txn: str | None, order
 # ---------------------------------------------------------------------------- wiring
 def demo_secret(data_dir: Path) -> str:
     """The reference provider's secret when none is configured: made once into the data dir (mode 0600)."""
-    path = Path(data_dir) / "payment-secret"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_hex(32)
-    partial = path.with_name(f".payment-secret.{os.getpid()}")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secret + "\n")
-    try:
-        os.link(partial, path)        # the first process to start wins; the others read its secret
-    except FileExistsError:
-        pass
-    finally:
-        partial.unlink()
-    return path.read_text().strip()
+    return data_secret(data_dir, "payment-secret")
 
 
 def build_provider(settings: Any) -> PaymentProvider:

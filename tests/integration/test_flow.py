@@ -156,3 +156,20 @@ async def test_a_business_not_open_to_the_channel_is_refused_with_its_guide(demo
     ch.assert_number(ZHANG)
     [refused] = await ch.send(Ask(closed, {}))
     assert isinstance(refused, Refused) and refused.code == "not_on_channel"
+
+
+async def test_a_secret_given_mid_flow_is_never_stored_in_clear(demo, clock):
+    """A card PIN waiting for the confirmation is sealed in the stored state and gone once used."""
+    import json
+    redeem = next(b for b in demo.catalog if any(s.secret and s.type.value == "card_pin" for s in b.slots))
+    pin_slot = next(s for s in redeem.slots if s.secret)
+    ch = FakeChannel(demo, clock, "sms")
+    ch.assert_number(ZHANG)
+    pin = "123456789012345678"
+    raw = {s.name: ("11112222333344445" if s.name != pin_slot.name else pin) for s in redeem.slots}
+    steps = await ch.send(Ask(redeem, raw))
+    assert any(isinstance(s, Confirm) for s in steps)
+    stored = json.dumps(ch.state.as_dict())
+    assert pin not in stored and "sealed:" in stored
+    await ch.send(Yes())                       # (the demo card does not exist: refused, but nothing kept)
+    assert pin not in json.dumps(ch.state.as_dict())

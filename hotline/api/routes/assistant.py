@@ -62,9 +62,7 @@ def _client(conn: Request | WebSocket) -> str:
 
 async def _assistant(hl):
     """The assistant, loading its model off the event loop the first time."""
-    if "assistant" not in hl.__dict__:
-        await asyncio.to_thread(lambda: hl.assistant)
-    return hl.assistant
+    return await hl.load_assistant()
 
 
 @router.post("/assistant/messages", summary="Send 小贝 one message", response_model=TurnOut)

@@ -35,7 +35,7 @@ ConversationId = Annotated[str | None, Field(max_length=40)]
 
 
 def _desk(hl: Hotline) -> CustomerDesk:
-    return CustomerDesk(hl.services, hl.db)
+    return hl.customer_desk
 
 
 def _scope(hl: Hotline, agent: Agent, contact_id: str | None, msisdn: str | None,

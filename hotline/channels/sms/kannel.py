@@ -304,11 +304,9 @@ router = APIRouter(tags=["sms"], lifespan=_lifespan)
 
 
 def _channel(request: Request) -> KannelChannel:
-    """The app's channel, made on first use (no await between the look-up and the assignment)."""
+    """The container's channel (a test may put its own on ``app.state.kannel``)."""
     channel = getattr(request.app.state, "kannel", None)
-    if channel is None:
-        channel = request.app.state.kannel = KannelChannel.from_settings(request.app.state.hotline)
-    return channel
+    return channel if channel is not None else request.app.state.hotline.kannel
 
 
 def _loopback(host: str) -> bool:
