@@ -263,3 +263,9 @@ async def test_sending_10086_inside_a_submenu_shows_the_main_menu_again(zhang):
     await zhang.send("10086")
     await zhang.send("2")
     assert "1.查询" in await zhang.say("10086")
+
+
+async def test_an_id_number_in_free_text_is_kept_masked(demo):
+    await Phone(demo, ZHANG).send("我的身份证号是110101199003071234，帮我查一下话费")
+    kept = await demo.db.run(lambda c: c.execute(select(sms_inbound.c.text)).scalars().all(), write=False)
+    assert kept and not any("110101199003071234" in t for t in kept)

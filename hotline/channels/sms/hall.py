@@ -48,6 +48,7 @@ from hotline.services.flow import (
     Step,
     Yes,
 )
+from hotline.services.redact import redact
 from hotline.services.service import Services
 
 log = logging.getLogger("hotline.sms")
@@ -137,7 +138,7 @@ class SmsHall:
     @staticmethod
     def _loggable(turn: _Turn) -> str:
         if not turn.redact_text:
-            return turn.text
+            return redact(turn.text)      # an ID number or a PIN inside free text, masked
         head = turn.text.split("#")[0].split("＃")[0]
         return head + "#***" if head != turn.text else "******"
 
