@@ -25,7 +25,7 @@ from hotline.config import Settings
 from hotline.domain.billing import Clock
 from hotline.services.base import HANDLERS
 from hotline.services.flow import Flow
-from hotline.services.identity import Codes
+from hotline.services.identity import CodeLimits, Codes
 from hotline.services.keyfile import data_secret
 from hotline.services.outbox import Outbox
 from hotline.services.payments import Payments, build_provider
@@ -183,7 +183,10 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate_schema:
     outbox = Outbox(db, clock, settings)
     payments = Payments(db, clock, bss, build_provider(settings), outbox)   # online payment: links, notifications
     services = Services(bss, catalog, db, clock, outbox=outbox, payments=payments)
-    codes = Codes(db, clock, outbox)     # one-time SMS codes, one policy for every channel
+    limits = CodeLimits(min_interval_s=settings.otp_min_interval_s, per_hour=settings.otp_per_hour,
+                        per_day=settings.otp_per_day, per_client_hour=settings.otp_per_client_hour,
+                        wrong_per_day=settings.otp_wrong_per_day)
+    codes = Codes(db, clock, outbox, limits=limits)   # one-time SMS codes, one policy for every channel
     state_key = settings.state_key or data_secret(settings.data_dir, "state-key", make=Sealer.new_key())
     flow = Flow(services, codes, Sealer(state_key))   # the business flow every channel runs on
     return Hotline(settings, db, bss, catalog, services, outbox, codes, flow)

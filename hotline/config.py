@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     outbox_interval: float = Field(0.5, gt=0, le=60, description="Seconds between idle delivery passes.")
     payment_provider: str = Field("reference", description="Online payment: reference (the embedded pay page) "
                                   "or package.module:factory for a real provider's adapter.")
+    otp_min_interval_s: int = Field(60, ge=0, description="One-time codes: seconds between two to one number.")
+    otp_per_hour: int = Field(5, ge=1, description="One-time codes to one number in a rolling hour.")
+    otp_per_day: int = Field(10, ge=1, description="One-time codes to one number in a day.")
+    otp_per_client_hour: int = Field(20, ge=1, description="One-time codes asked from one client address an hour.")
+    otp_wrong_per_day: int = Field(5, ge=1, description="Wrong codes for one number a day before it is locked.")
     state_key: str = Field("", description="Fernet key sealing secrets a customer gives mid-flow (a card PIN, a new "
                            "password) in the stored session; empty: one is made into data_dir/state-key.")
     payment_secret: str = Field("", description="The reference provider's HMAC key (32+ characters); empty: one "
