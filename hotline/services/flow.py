@@ -271,15 +271,9 @@ class NothingToChoose(Step):
     pass
 
 
-@dataclass
-class Verified(Step):
-    """A password or code was accepted and nothing was pending behind it."""
-
-
 def _step(kind: str, business: Business | None = None, **kw: Any) -> Step:
     cls = {"slot": AskSlot, "number": AskNumber, "password": AskPassword, "code": CodeSent, "confirm": Confirm,
-           "done": Done, "refused": Refused, "cancelled": Cancelled, "nothing": NothingToChoose,
-           "verified": Verified}[kind]
+           "done": Done, "refused": Refused, "cancelled": Cancelled, "nothing": NothingToChoose}[kind]
     return cls(kind, business, **kw)
 
 
@@ -392,10 +386,15 @@ class Flow:
         params = self._params(pending)
         if state.level(ctx.channel, ctx.now) < needed(self.services, b) or self.services.missing(b, params):
             return await self._advance(state, b, params, ctx)    # expired meanwhile: prove (or give) again
-        steps = await self._execute(state, b, params, ctx, f"{ctx.channel}:{pending.id}")
-        for i, item in enumerate(pending.batch, 1):
-            other = self.catalog.get(item["business"])
-            steps += await self._execute(state, other, item["params"], ctx, f"{ctx.channel}:{pending.id}:{i}")
+        if not pending.batch:
+            return await self._execute(state, b, params, ctx, f"{ctx.channel}:{pending.id}")
+        steps: list[Step] = []    # several confirmed together: each runs (or is refused) on its own
+        items = [(b, params), *((self.catalog.get(x["business"]), x["params"]) for x in pending.batch)]
+        for i, (item, item_params) in enumerate(items):
+            try:
+                steps += await self._execute(state, item, item_params, ctx, f"{ctx.channel}:{pending.id}:{i}")
+            except DomainError as err:
+                steps.append(_step("refused", item, text=err.message(ctx.lang), code=err.code))
         return steps
 
     async def _execute(self, state: FlowState, b: Business, params: dict[str, Any], ctx: Context,
