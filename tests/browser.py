@@ -28,7 +28,7 @@ try:
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:  # pragma: no cover - selenium is in the test extras
-    webdriver = None
+    webdriver = None  # type: ignore[assignment]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -176,7 +176,8 @@ class Server:
 def poll(what: str, check, timeout: float, diagnostics=lambda: ""):
     """``check()`` until truthy, through WebDriverWait's bounded polling (no sleeps of our own)."""
     try:
-        return WebDriverWait(None, timeout, poll_frequency=0.1).until(lambda _: check())
+        return WebDriverWait(None, timeout, poll_frequency=0.1).until(  # type: ignore[type-var]  # no driver needed
+            lambda _: check())
     except TimeoutException:
         pytest.fail(f"{what}: not within {timeout:.0f} s\n{diagnostics()}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -86,7 +87,7 @@ def settings(database_url, tmp_path):
 
 
 @pytest.fixture
-def hl(settings, clock) -> Hotline:
+def hl(settings, clock) -> Iterator[Hotline]:
     app = bootstrap(settings, clock=clock)
     yield app
     app.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -137,6 +137,10 @@ class ConversationStore:
         return [{"sender": m["from"], "text": m["text"]} for m in reversed(await self.sms.inbox(msisdn, limit=100))]
 
 
+@overload
+def _aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def _aware(value: None) -> None: ...
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:   # SQLite hands back naive UTC
         return value.replace(tzinfo=dt.UTC)

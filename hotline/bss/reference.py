@@ -124,10 +124,12 @@ class ReferenceBSS(MoneyIn):
         fx = Effects(now=self.clock.now(), cycle=sub.cycle)
         result = decide(conn, sub, holdings, fx)
         amount = abs(sum(a for _, a, _ in fx.ledger))  # money moved, either way
-        order_id = conn.execute(rec.INSERT_ORDER, dict(
+        inserted = conn.execute(rec.INSERT_ORDER, dict(
             idempotency_key=key, subscriber_id=sub.id, kind=kind, product_code=product_code,
             amount_fen=amount, channel=actor.channel, actor=actor.id, status="completed", params=params,
-            result=result, created_at=fx.now, completed_at=fx.now, request_hash=digest)).inserted_primary_key[0]
+            result=result, created_at=fx.now, completed_at=fx.now, request_hash=digest)).inserted_primary_key
+        assert inserted is not None   # a single-row INSERT
+        order_id = inserted[0]
         fx.audit.insert(0, (f"order.{kind}", {**params, "amount_fen": amount}))
         rec.apply_effects(conn, sub, fx, order_id, actor.id, actor.channel)
         return OrderResult(order_id, kind, "completed", amount, result)

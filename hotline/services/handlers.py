@@ -128,6 +128,7 @@ async def query_bill(svc, req: Request) -> Outcome:
     wanted = req.params.get("month")
     bill = next((b for b in bills if b["cycle"] == wanted), None) if wanted else bills[0]
     if bill is None:
+        assert wanted is not None   # only a wanted month can be missing
         return Outcome({"month": _cycle(wanted, req.en)}, ("no_bill",))
     sums: dict[str, int] = {}
     for item in bill["items"]:
@@ -508,7 +509,9 @@ _STORES = _load("stores.toml")["store"]
 async def store_locate(svc, req: Request) -> Outcome:
     city = req.params.get("city")
     if not city and not req.msisdn:   # an anonymous visitor: the city is needed after all
-        raise MissingSlot(req.business, req.business.slot("city"))
+        slot = req.business.slot("city")
+        assert slot is not None, "store.locate's catalogue entry declares its city slot"
+        raise MissingSlot(req.business, slot)
     if not city:
         a = await svc.bss.account(req.msisdn)
         city = a["city"]

@@ -34,11 +34,12 @@ class Chat:
         self.last = None
 
     async def say(self, text: str, **kw) -> str:
-        self.last = await self.hl.assistant.handle(text, conversation_id=self.id, msisdn=self.msisdn,
-                                                   verified=self.verified, channel="web", secret=self.secret, **kw)
-        self.id = self.last.conversation_id
-        self.secret = self.last.secret or self.secret
-        return "\n".join(r.text for r in self.last.replies)
+        turn = await self.hl.assistant.handle(text, conversation_id=self.id, msisdn=self.msisdn,
+                                              verified=self.verified, channel="web", secret=self.secret, **kw)
+        self.last = turn
+        self.id = turn.conversation_id
+        self.secret = turn.secret or self.secret
+        return "\n".join(r.text for r in turn.replies)
 
 
 async def balance(hl, msisdn=ZHANG) -> int:
