@@ -303,3 +303,28 @@ def test_the_server_started_with_kannel_delivers_on_its_own(settings, clock, kan
         assert code not in str(server.outbox.records_sync())
     finally:
         server.close()
+
+
+def test_migration_0011_closes_and_redacts_codes_left_in_clear_by_the_old_outbox(database_url):
+    """Before the Outbox, codes sat in sms_outbox in clear, queued for ever: the upgrade leaves none."""
+    import datetime as dt
+
+    from sqlalchemy import select, text
+
+    from hotline.store.sql import migrate
+    from hotline.store.sql.database import Database
+    from hotline.store.sql.tables import sms_outbox
+
+    db = Database(database_url, threads=2)
+    try:
+        migrate.upgrade(db, "0010")
+        code = a_code()
+        at = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
+        db.run_sync(lambda c: c.execute(text(   # the old columns only: the 0010 table
+            "INSERT INTO sms_outbox (msisdn, sender, text, purpose, status, created_at) "
+            "VALUES (:m, '10086', :t, 'otp', 'queued', :at)"), {"m": ZHANG, "t": CODE_SMS.format(code=code), "at": at}))
+        migrate.upgrade(db)
+        [row] = db.run_sync(lambda c: c.execute(select(sms_outbox)).all(), write=False)
+        assert code not in row.text and row.redacted and row.secret and row.status == "failed"
+    finally:
+        db.dispose()
