@@ -9,7 +9,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -49,8 +49,8 @@ def _fail(err: DomainError) -> None:
 
 
 @app.command()
-def serve(host: Annotated[Optional[str], typer.Option(help="Listen address")] = None,
-          port: Annotated[Optional[int], typer.Option(help="Listen port")] = None) -> None:
+def serve(host: Annotated[str | None, typer.Option(help="Listen address")] = None,
+          port: Annotated[int | None, typer.Option(help="Listen port")] = None) -> None:
     """Run the API on the configured database, seeding the demo population on first start."""
     import uvicorn
 
@@ -262,12 +262,12 @@ def products(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 @app.command()
 def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print all businesses as JSON")] = False,
-            category: Annotated[Optional[str], typer.Option(help="Only this category")] = None) -> None:
+            category: Annotated[str | None, typer.Option(help="Only this category")] = None) -> None:
     """List the business catalogue that every channel is built from."""
+    import hotline.services.service  # noqa: F401  (registers the handlers)
     from hotline.bss.products import load_products
     from hotline.catalog.loader import load_catalog
     from hotline.services.base import HANDLERS
-    import hotline.services.service  # noqa: F401  (registers the handlers)
 
     cat = load_catalog(handlers=HANDLERS, products=[(p.code, p.kind.value) for p in load_products()])
     chosen = [b for b in cat if category is None or b.category == category]
@@ -292,7 +292,6 @@ def sms(sender: Annotated[str, typer.Argument(metavar="FROM", help="The subscrib
 
     Sessions are kept in the database, so a whole flow (order, confirmation, password) works from a shell.
     """
-    import uuid
 
     from hotline.bss.seed import seed_demo_if_empty
     from hotline.channels.sms.message import InboundSms
@@ -361,9 +360,9 @@ def nlu(args: Annotated[list[str], typer.Argument(metavar="TEXT | - | train | ev
         top: Annotated[int, typer.Option(help="eval: how many worst intents and confusions to list")] = 10) -> None:
     """小贝's understanding: intent, confidence and slots of an utterance; ``train`` builds the model
     (cached; rebuilt when the catalogue changes); ``eval FILE.tsv`` measures it on a labelled file."""
+    from hotline.assistant.entities import EntityExtractor
     from hotline.assistant.evaluate import evaluate, read_tsv
     from hotline.assistant.nlu import load_or_train
-    from hotline.assistant.entities import EntityExtractor
 
     hl = _open(migrate=False)
     try:
@@ -415,7 +414,8 @@ def nlu(args: Annotated[list[str], typer.Argument(metavar="TEXT | - | train | ev
 
 @app.command()
 def chat(msisdn: Annotated[str, typer.Argument(help="The customer's number (this terminal stands for their phone)")],
-         lang: Annotated[Optional[str], typer.Option(help="zh or en (default: the subscriber's language)")] = None) -> None:
+         lang: Annotated[str | None,
+                         typer.Option(help="zh or en (default: the subscriber's language)")] = None) -> None:
     """Talk to 小贝 in the terminal as the customer with this number; an empty line or Ctrl-D ends."""
     from hotline.bss.seed import seed_demo_if_empty
 

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, select, update
 
 from hotline.catalog.catalog import Catalog
 from hotline.desk.accounts import Agent
-from hotline.desk.hub import ChatEvent, ChatLog, Hub, MemoryHub
+from hotline.desk.hub import ChatEvent, ChatLog, Hub
 from hotline.domain.billing import Clock
 from hotline.domain.errors import DomainError, InvalidInput, NotFound
 from hotline.domain.msisdn import mask_msisdn

@@ -214,6 +214,7 @@ async def test_disabled_or_wrong_token_or_malformed():
 
 def test_the_gateway_token_is_masked_in_the_access_log():
     import logging
+
     from hotline.channels.sms.kannel import RedactToken
     record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
                                ("127.0.0.1:5", "GET", "/api/v1/sms/kannel?from=1&token=s3cret&id=2", "1.1", 202),
