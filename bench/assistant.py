@@ -19,17 +19,21 @@ For each database (a SQLite file in a temporary directory; a fresh PostgreSQL sc
    a turn's p99 ≤ 30 ms on one worker at half its saturated rate.
 
 The mix: each connection plays simulated web-chat customers one after another, each a new conversation
-(its own ``conversation_id``, made by the client as the web chat does, and a ``message_id`` per message),
-no ``msisdn`` sent. Sessions, by weight: a knowledge question (35: "出国漫游怎么收费", "5G套餐有哪些",
-"营业厅几点关门" …), two related questions (10: "出国漫游怎么收费" then "那日本呢" …), a greeting,
-a question and thanks (15), a greeting, thanks or goodbye alone (10), an out-of-scope request (10:
-"今天天气怎么样" …), and a personal-data query (20: "查话费"/"查流量"/"我还剩多少钱"/"我的套餐是什么",
-then the customer's number, then the one-time code, read by the load generator from the ``sms_outbox``
-table of the benchmark's database as a phone would receive it, then half the time "那上个月的呢",
-then thanks). Every answer is checked against what the turn should get (a knowledge article, a dialogue
-act, out of scope, the number prompt, the code prompt, the business's answer); answers that differ are
-counted as *off script* (the JSON lists the utterances), and a personal session that goes off script is
-abandoned. The hall's generic error text and HTTP errors are counted as errors.
+(its first message sends no ``conversation_id``: the server makes one and gives it, with the conversation's
+``secret``, in the reply, which the load generator parses and sends back with every later message of that
+conversation; a ``message_id`` per message), no ``msisdn`` sent. Sessions, by weight: a knowledge
+question (35: "出国漫游怎么收费", "5G套餐有哪些", "营业厅几点关门" …), two related questions (10:
+"出国漫游怎么收费" then "那日本呢" …), a greeting, a question and thanks (15), a greeting, thanks or goodbye
+alone (10), an out-of-scope request (10: "今天天气怎么样" …), and a personal-data query (20: "查话费"/"查流量"/
+"我还剩多少钱"/"我的套餐是什么", then the customer's number, then the one-time code, read by the load
+generator from the embedded Outbox's demo inbox (``demo_inbox``) in the benchmark's database as a phone
+would receive it, then half the time "那上个月的呢", then thanks). The API is closed: requests carry the
+run's master token (``HOTLINE_API_TOKEN``, see ``bench/sms.py``); the one-time code limits are raised in
+the server's environment (``OTP_LIMITS``). Every answer is checked against what the turn should get (a
+knowledge article, a dialogue act, out of scope, the number prompt, the code prompt, the business's
+answer); answers that differ are counted as *off script* (the JSON lists the utterances), and a personal
+session that goes off script is abandoned. The hall's generic error text, HTTP errors and a conversation
+the server did not continue (its id and secret sent, another id back) are counted as errors.
 
 Run alone: ``python -m bench assistant`` (or ``python -m bench.assistant``); options
 --assistant-seconds, --assistant-open-seconds, --assistant-concurrency, --assistant-subscribers,
@@ -216,15 +220,18 @@ class AssistantLoadGen(LoadGen):
         return (b"POST /api/v1/assistant/messages HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                 b"Content-Type: application/json\r\n%bContent-Length: %d\r\n\r\n" % (port, self.auth, len(body))) + body
 
-    def _advance(self, w: int, ok: bool | None) -> Turn:
-        """The next turn of connection ``w``'s script (``ok`` answers the previous one), code filled in."""
+    async def _advance(self, w: int, ok: bool | None) -> Turn:
+        """The next turn of connection ``w``'s script (``ok`` answers the previous one), code filled in.
+
+        The code is read in a thread: a blocking query on the event loop would hold back the other
+        connections' answers and add its time to their measured latencies."""
         conv = self.convs[w]
         turn = next(conv) if ok is None else conv.send(ok)
         if turn.new:      # no id: the server starts the conversation and names it in the reply
             self.n_convs += 1
             self.conv_ids[w] = self.conv_secrets[w] = None
         if turn.otp_for is not None:
-            turn.text = self._otp(turn.otp_for) or "000000"
+            turn.text = await asyncio.to_thread(self._otp, turn.otp_for) or "000000"
         return turn
 
     async def command(self, cmd: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +284,7 @@ class AssistantLoadGen(LoadGen):
                     return
                 turn = self.next_turn[w]
                 if turn is None:
-                    turn = self.next_turn[w] = self._advance(w, None)
+                    turn = self.next_turn[w] = await self._advance(w, None)
                 sent_id = self.conv_ids[w]
                 req = self._request(t.port, sent_id, self.conv_secrets[w], turn.text or "")
                 try:
@@ -333,7 +340,7 @@ class AssistantLoadGen(LoadGen):
                         stats["off_script"] += 1
                         off[f"{turn.text if turn.otp_for is None else '<code>'} → {r.get('intent')}/"
                             f"{(r.get('state') or {}).get('stage')}"] += 1
-                self.next_turn[w] = self._advance(w, ok)
+                self.next_turn[w] = await self._advance(w, ok)
 
         await asyncio.gather(*(worker(w) for w in range(t.concurrency)))
         elapsed = max(seconds, last_done[0] - start) if sched is not None else clock() - start

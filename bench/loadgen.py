@@ -11,7 +11,8 @@ measured per slice and reported, so that a saturated client would show.
 Protocol (one JSON object per line):
 
 * stdin, first line: ``{"targets": {"sms": {"port": P}, "ping": {"port": Q}}, "numbers": [...],
-  "concurrency": 32, "seed": 86}``
+  "concurrency": 32, "seed": 86, "token": "..."}`` (the token goes out as ``Authorization: Bearer`` on the
+  API's requests: the API is closed)
 * then ``{"cmd": "run", "target": "sms"|"ping", "seconds": 2.0}`` → one result line on stdout:
   ``{"count", "seconds", "cpu_seconds", "latencies_ms": {kind: [...]}, "http_errors", "app_errors",
   "empty", "confirmations", "reconnects", "first_error"}``
@@ -217,8 +218,11 @@ class LoadGen:
         try:
             from hotline.channels.sms.texts import say
             self.error_texts = {say("error", "zh"), say("error", "en")}
+            # the per-number limit's refusal: the load must not reach it (HOTLINE_SMS_RATE_PER_MINUTE is raised)
+            self.throttle_texts = {say("rate_limited", "zh"), say("rate_limited", "en")}
         except Exception:  # noqa: BLE001
             self.error_texts = set()
+            self.throttle_texts = set()
 
     def _sms_request(self, port: int, number: str, text: str) -> bytes:
         self.msg_ids += 1
@@ -235,7 +239,7 @@ class LoadGen:
         sms = target == "sms"
         ping = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % t.port
         lats: dict[str, list[float]] = {k: [] for k in (KINDS if sms else ("ping",))}
-        stats = {"http_errors": 0, "app_errors": 0, "empty": 0, "confirmations": 0}
+        stats = {"http_errors": 0, "app_errors": 0, "empty": 0, "confirmations": 0, "throttled": 0}
         first_error: list[str] = []
         clock = time.perf_counter
         reconnects0 = t.reconnects
@@ -282,6 +286,8 @@ class LoadGen:
                             first_error.append(f"{kind} {text!r}: not a list: {body[:200]!r}")
                     elif not replies:
                         stats["empty"] += 1
+                    elif any(r.get("text") in self.throttle_texts for r in replies):
+                        stats["throttled"] += 1
                     elif any(r.get("text") in self.error_texts for r in replies):
                         stats["app_errors"] += 1
                         if not first_error:
