@@ -18,7 +18,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from hotline.assistant import sentiment as sentiment_
 from hotline.assistant.knowledge import KnowledgeBase
@@ -636,11 +636,12 @@ def _entity_value(slot: Slot, u: Understanding, services: Services) -> Any:
     """The first entity of the message that fits the slot, as the raw value ``Services.bind`` takes."""
     for e in u.entities:
         if slot.type is SlotType.PRODUCT and e.type == "product":
-            p = services.products.by_code.get(e.value)
+            p = services.products.by_code.get(cast(str, e.value))
             if p is not None and p.kind.value in slot.kinds:
                 return p.code
         elif slot.type is SlotType.MONEY and e.type == "money":
-            return f"{e.value // 100}.{e.value % 100:02d}"
+            fen = cast(int, e.value)
+            return f"{fen // 100}.{fen % 100:02d}"
         elif slot.type is SlotType.MONTH and e.type == "month":
             return str(e.value)
         elif slot.type is SlotType.MSISDN and e.type == "msisdn":
@@ -683,7 +684,9 @@ def _may_continue(conv: Conversation, channel: str, secret: str | None) -> bool:
     if channel != "web":
         return True
     held = conv.state.get("secret")
-    return bool(held and secret) and secrets.compare_digest(held, _digest(secret or ""))
+    if not held or not secret:
+        return False
+    return secrets.compare_digest(held, _digest(secret))
 
 
 def _shown(params: dict[str, Any] | None) -> dict[str, Any]:

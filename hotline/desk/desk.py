@@ -402,6 +402,7 @@ class Desk:
 
     async def _system(self, c: Contact, kind: str, text: str, agent: Agent, data: dict | None = None) -> None:
         cid = (c.context or {}).get("conversation_id")
+        assert cid, "callers post only into a contact's chat"
         seq = await self.chatlog.append(cid, "system", text, now=self.clock.now())
         await self.hub.publish(ChatEvent(cid, kind, "system", text, agent.name, agent.login, c.contact_id, seq,
                                          self.now(), data or {}))
@@ -502,6 +503,7 @@ class CustomerChat:
                     self.conversation_id = conversation_id
                     await self._say("refused")
             return False
+        assert contact_id is not None   # live: there is a hand-off row, and it names the contact
         await self._follow(conversation_id, contact_id, announce)
         return True
 
