@@ -180,13 +180,14 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate_schema:
                        kdf_n=settings.password_kdf_n, max_password_failures=settings.password_max_failures,
                        max_card_failures=settings.card_max_failures)
     catalog = load_catalog(handlers=HANDLERS, products=[(p.code, p.kind.value) for p in bss.products])
-    outbox = Outbox(db, clock, settings)
+    state_key = settings.state_key or data_secret(settings.data_dir, "state-key", make=Sealer.new_key())
+    sealer = Sealer(state_key)           # secrets held between steps (a PIN, a queued code) are sealed
+    outbox = Outbox(db, clock, settings, sealer=sealer)
     payments = Payments(db, clock, bss, build_provider(settings), outbox)   # online payment: links, notifications
     services = Services(bss, catalog, db, clock, outbox=outbox, payments=payments)
     limits = CodeLimits(min_interval_s=settings.otp_min_interval_s, per_hour=settings.otp_per_hour,
                         per_day=settings.otp_per_day, per_client_hour=settings.otp_per_client_hour,
                         wrong_per_day=settings.otp_wrong_per_day)
     codes = Codes(db, clock, outbox, limits=limits)   # one-time SMS codes, one policy for every channel
-    state_key = settings.state_key or data_secret(settings.data_dir, "state-key", make=Sealer.new_key())
-    flow = Flow(services, codes, Sealer(state_key))   # the business flow every channel runs on
+    flow = Flow(services, codes, sealer)   # the business flow every channel runs on
     return Hotline(settings, db, bss, catalog, services, outbox, codes, flow)

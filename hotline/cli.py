@@ -148,6 +148,9 @@ def _refuse_public_demo(hl: Hotline, demo_key: str | None) -> None:
     if demo_key:
         problems.append(f"the demo API key in {_demo_key_path(hl.settings)} is valid: revoke it "
                         "(hotline apikey list; hotline apikey revoke ID) and delete the file")
+    if hl.outbox.demo:
+        problems.append("SMS go to the local demo inbox (no gateway): codes would never reach the customers' "
+                        "phones and are readable on this machine; configure Kannel (HOTLINE_KANNEL_ENABLED …)")
     desk = _demo_desk_logins(hl)
     if desk:
         problems.append(f"demo desk accounts still have their demo passwords ({', '.join(desk)}): change "

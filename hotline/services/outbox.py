@@ -32,6 +32,7 @@ from hotline.channels.sms import segments
 from hotline.channels.sms.message import OutboundSms
 from hotline.domain.billing import Clock
 from hotline.domain.msisdn import mask_msisdn
+from hotline.services.sealed import Sealer, is_sealed
 from hotline.store.sql.database import Database
 from hotline.store.sql.tables import demo_inbox, sms_outbox
 
@@ -89,8 +90,10 @@ def gateway_kind(settings: Any) -> str:
 class Outbox:
     """Queue, deliver, redact and purge the system's outbound SMS; read the embedded demo inbox."""
 
-    def __init__(self, db: Database, clock: Clock, settings: Any = None, *, gateway: Gateway | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock, settings: Any = None, *, gateway: Gateway | None = None,
+                 sealer: Sealer | None = None) -> None:
         s = settings if settings is not None else OutboxParams()
+        self.sealer = sealer      # a secret waiting for the gateway is kept sealed, never in clear
         self.db = db
         self.clock = clock
         self.kind = gateway_kind(s)
@@ -141,7 +144,8 @@ class Outbox:
             values.update(text=redact(text, sender) if secret else text, redacted=secret, status=SENT,
                           sent_at=now, attempts=1)
         else:
-            values.update(text=text, redacted=False, status=QUEUED, next_attempt_at=now)
+            kept = self.sealer.seal(text) if secret and self.sealer is not None else text
+            values.update(text=kept, redacted=False, status=QUEUED, next_attempt_at=now)
         key = conn.execute(insert(sms_outbox).values(**values)).inserted_primary_key
         assert key is not None
         new_id = int(key[0])
@@ -185,22 +189,28 @@ class Outbox:
             values: dict[str, Any] = {"status": SENT, "sent_at": now, "attempts": attempts, "error": None,
                                       "next_attempt_at": None}
             if row.secret:
-                values.update(text=redact(row.text, row.sender), redacted=True)
+                values.update(text=redact(self._clear(row.text), row.sender), redacted=True)
         elif attempts >= self.max_attempts:
             values = {"status": FAILED, "attempts": attempts, "error": problem[:200], "next_attempt_at": None}
             if row.secret:   # a code that will never arrive is not kept either
-                values.update(text=redact(row.text, row.sender), redacted=True)
+                values.update(text=redact(self._clear(row.text), row.sender), redacted=True)
         else:
             delay = dt.timedelta(seconds=min(self.backoff * 2 ** (attempts - 1), 600.0))
             values = {"status": QUEUED, "attempts": attempts, "error": problem[:200], "next_attempt_at": now + delay}
         conn.execute(update(t).where(t.c.id == row.id, t.c.status == SENDING).values(**values))
 
+    def _clear(self, text: str) -> str:
+        if self.sealer is None or not is_sealed(text):
+            return text
+        return self.sealer.open(text) or ""
+
     async def _deliver_one(self, row: Any, slots: asyncio.Semaphore) -> bool:
         async with slots:
-            seg = segments.split(row.text)
+            text = self._clear(row.text)
+            seg = segments.split(text)
             problem: str | None = None
             try:
-                await self.gateway.send(OutboundSms(row.sender, row.msisdn, row.text, seg.parts, seg.encoding))
+                await self.gateway.send(OutboundSms(row.sender, row.msisdn, text, seg.parts, seg.encoding))
             except Exception as exc:   # any failure is retried later; the loop must go on
                 problem = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox: message %s to %s not delivered (attempt %d): %s", row.id,
