@@ -138,3 +138,19 @@ def test_one_address_cannot_drive_the_open_chat_without_limit(demo):
             answers.append(ws.receive_json())
         assert all("replies" in a for a in answers[:60])
         assert answers[60].get("error") == "rate limited" and "过于频繁" in answers[60]["detail"]
+
+
+async def test_racing_turns_on_one_conversation_never_fail_with_a_server_error(demo, api_key):
+    import asyncio
+
+    import httpx
+    headers = api_key("write")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(demo)), base_url="http://t",
+                                 headers=headers) as c:
+        first = (await c.post("/api/v1/assistant/messages", json={"text": "你好"})).json()
+        body = {"conversation_id": first["conversation_id"], "secret": first["secret"]}
+        answers = await asyncio.gather(*(c.post("/api/v1/assistant/messages", json={**body, "text": text})
+                                         for text in ["出国漫游怎么收费", "你好", "谢谢", "积分怎么兑换"] * 5))
+    assert {r.status_code for r in answers} <= {200, 409}
+    assert any(r.status_code == 200 for r in answers)
+    assert all(r.json()["error"]["message_zh"] for r in answers if r.status_code == 409)
