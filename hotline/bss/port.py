@@ -46,7 +46,7 @@ class SubscriberRecord:
     plan_code: str
 
     @classmethod
-    def of(cls, s: Subscriber) -> "SubscriberRecord":
+    def of(cls, s: Subscriber) -> SubscriberRecord:
         return cls(s.msisdn, s.brand, s.payment_type, s.star_level, s.province, s.city, s.language or "zh",
                    s.status, s.plan_code)
 
