@@ -21,6 +21,7 @@ class Catalog:
         self.by_code: dict[str, Business] = {}
         self.commands: dict[tuple[str, str], Business] = {}   # (port, command key) → business
         self.prefixes: dict[str, list[Business]] = {}         # KT → [order.data_pack, subscribe.vas …]
+        self.catch_all: dict[str, Business] = {}              # port → the business taking any text sent to it
         for b in businesses:
             if b.code in self.by_code:
                 raise ValueError(f"business {b.code}: field code: defined twice")
@@ -39,6 +40,9 @@ class Catalog:
                     self.commands[key] = b
             for p in b.sms.prefixes:
                 self.prefixes.setdefault(command_key(p), []).append(b)
+            if b.sms.catch_all:
+                for port in b.sms.ports:
+                    self.catch_all.setdefault(port, b)
 
     # ------------------------------------------------------------------ policy, one rule for every channel
     def policy(self, b: Business) -> Policy:

@@ -367,9 +367,10 @@ class Flow:
             if state.msisdn is None:
                 self._pend(state, "number", b, params, ctx)
                 return [_step("number", b)]
-            if not await self._ours(state.msisdn):
-                return [_step("refused", b, text=_not_ours(ctx.lang), code="not_ours")]
             if state.level(ctx.channel, ctx.now) < Level.POSSESSION:
+                # Not proven yet: a number that is not ours gets no code (a proven one was ours when proven).
+                if not await self._ours(state.msisdn):
+                    return [_step("refused", b, text=_not_ours(ctx.lang), code="not_ours")]
                 return await self._send_code(state, b, params, ctx)
         slot = self.services.missing(b, params)
         if slot is not None:

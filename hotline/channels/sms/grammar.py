@@ -66,7 +66,7 @@ class Parsed:
 
 def parse(catalog: Catalog, products: ProductCatalog, port: str, text: str) -> Parsed | None:
     t = normalize(text)
-    catch_all = next((b for b in catalog if b.sms.catch_all and port in b.sms.ports), None)
+    catch_all = catalog.catch_all.get(port)
     if catch_all is not None:
         parts = [p.strip() for p in re.split(r"[*＊]", t, maxsplit=max(len(catch_all.sms.args) - 1, 0))]
         return Parsed(catch_all, dict(zip(catch_all.sms.args, parts)), "")
