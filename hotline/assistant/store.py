@@ -145,3 +145,83 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:   # SQLite hands back naive UTC
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+# ---------------------------------------------------------------------- for the desk and routing
+# Conversations and hand-offs are this module's: others read and change them only through these.
+
+def proven_for(conv: Conversation | None, number: str, now: dt.datetime) -> bool:
+    """Whether the conversation (still live) holds a proof that its customer holds ``number``."""
+    from hotline.services.flow import FlowState, Level
+    if conv is None or (conv.expires_at is not None and conv.expires_at <= now):
+        return False
+    flow = FlowState.of(conv.state.get("flow"))
+    return flow.msisdn == number and any(a.msisdn == number and a.level >= Level.POSSESSION and a.until > now
+                                         for a in flow.assurances)
+
+
+def waiting_handoffs(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """Hand-offs not yet taken by routing, oldest first, each with its conversation's state."""
+    q = (select(handoffs, conversations.c.state.label("conversation_state"))
+         .join(conversations, conversations.c.id == handoffs.c.conversation_id)
+         .where(handoffs.c.status == "waiting").order_by(handoffs.c.id).limit(limit))
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def take_handoff(conn: Connection, handoff_id: int, status: str) -> None:
+    """Routing took a waiting hand-off (queued or refused); a hand-off is taken once."""
+    conn.execute(update(handoffs).where(handoffs.c.id == handoff_id, handoffs.c.status == "waiting")
+                 .values(status=status))
+
+
+def latest_handoff(conn: Connection, conversation_id: str) -> Any:
+    return conn.execute(select(handoffs.c.id, handoffs.c.status).where(handoffs.c.conversation_id == conversation_id)
+                        .order_by(handoffs.c.id.desc()).limit(1)).first()
+
+
+def set_handoff_status(conn: Connection, handoff_id: int | None, status: str) -> None:
+    if handoff_id is not None:
+        conn.execute(update(handoffs).where(handoffs.c.id == int(handoff_id)).values(status=status))
+
+
+def release_handoff(conn: Connection, conversation_id: str, now: dt.datetime) -> None:
+    """The conversation is 小贝's again: forget the hand-off so a new 转人工 queues afresh."""
+    row = conn.execute(select(conversations.c.state, conversations.c.version)
+                       .where(conversations.c.id == conversation_id)).first()
+    if row is None or "handoff" not in (row.state or {}):
+        return
+    state = {k: v for k, v in row.state.items() if k != "handoff"}
+    if (state.get("pending") or {}).get("type") == "offer_complaint":
+        state.pop("pending")
+    conn.execute(update(conversations).where(conversations.c.id == conversation_id).values(
+        state=state, version=row.version + 1, updated_at=now))
+
+
+def recent_for(conn: Connection, number: str, limit: int = 5) -> dict[str, Any]:
+    """The number's recent conversations and hand-offs, for an agent (no transcripts, no secrets)."""
+    convs = conn.execute(select(conversations.c.id, conversations.c.channel, conversations.c.state,
+                                conversations.c.created_at, conversations.c.updated_at)
+                         .where(conversations.c.msisdn == number)
+                         .order_by(conversations.c.updated_at.desc()).limit(limit)).all()
+    hos = conn.execute(select(handoffs.c.id, handoffs.c.conversation_id, handoffs.c.channel, handoffs.c.reason,
+                              handoffs.c.priority, handoffs.c.business, handoffs.c.status, handoffs.c.created_at)
+                       .where(handoffs.c.msisdn == number).order_by(handoffs.c.id.desc()).limit(limit)).all()
+    return {
+        "conversations": [{"id": c.id, "channel": c.channel, "created_at": _iso(c.created_at),
+                           "updated_at": _iso(c.updated_at),
+                           "business": ((c.state or {}).get("last") or {}).get("business"),
+                           "handed_off": bool((c.state or {}).get("handoff"))} for c in convs],
+        "handoffs": [{"id": h.id, "conversation_id": h.conversation_id, "channel": h.channel, "reason": h.reason,
+                      "priority": bool(h.priority), "business": h.business, "status": h.status,
+                      "created_at": _iso(h.created_at)} for h in hos],
+    }
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (dt.datetime, dt.date)) else value
+
+
+def cancel_handoff(conn: Connection, handoff_id: int) -> None:
+    """The customer left before routing took the hand-off."""
+    conn.execute(update(handoffs).where(handoffs.c.id == handoff_id, handoffs.c.status == "waiting")
+                 .values(status="cancelled"))

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, desc, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hotline.assistant import store as conversation_store
 from hotline.assistant.store import ConversationStore
 from hotline.bss.port import Actor
 from hotline.care.tickets import CATEGORIES, PRIORITIES, Ticket, Tickets
@@ -40,7 +41,7 @@ from hotline.services.identity import CodeError, Codes, CodeTooSoon
 from hotline.services.otp import SMS_SENDER
 from hotline.services.service import Services
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import conversations, desk_contact_checks, handoffs
+from hotline.store.sql.tables import desk_contact_checks
 
 CHANNEL = "desk"             # the actor's channel in orders and the audit log
 CATALOG_CHANNEL = "agent"    # the catalogue's name for this channel (``Business.channels``, reply variants)
@@ -123,7 +124,7 @@ class CustomerDesk:
         profile = await self.bss.profile(number, Actor(CHANNEL, scope.agent))   # masked; audited as profile.view
         requests = await self.services.records.of(number, limit=5)
         tickets = await self.tickets.of(number, limit=5)
-        contacts = await self.db.run(_contacts, number, write=False)
+        contacts = await self.db.run(conversation_store.recent_for, number, write=False)
         conversation_id = scope.conversation_id
         view = dict(profile)
         view.update({
@@ -253,19 +254,7 @@ class CustomerDesk:
         """Did 小贝 verify this number in this conversation (a code, a message from the phone, the service
         password: an assurance of the flow), still fresh?"""
         conv = await ConversationStore(self.db).load(conversation_id)
-        if conv is None:
-            return False
-        now = self.clock.now()
-        if conv.expires_at is not None and conv.expires_at <= now:
-            return False
-        flow = FlowState.of(conv.state.get("flow"))
-        if flow.msisdn == number and any(a.msisdn == number and a.level >= Level.POSSESSION and a.until > now
-                                         for a in flow.assurances):
-            return True
-        if conv.state.get("msisdn") != number:    # a conversation stored before the business flow
-            return False
-        until = conv.state.get("auth_until")
-        return bool(conv.state.get("verified")) or bool(until and dt.datetime.fromisoformat(until) > now)
+        return conversation_store.proven_for(conv, number, self.clock.now())
 
     async def _verified(self, scope: Scope) -> Verification | None:
         now = self._utc()
@@ -472,26 +461,6 @@ class CustomerDesk:
 
 
 # ---------------------------------------------------------------------- helpers
-
-def _contacts(conn: Connection, number: str) -> dict[str, Any]:
-    """The number's recent conversations with 小贝 and its hand-offs to people (no transcripts, no secrets)."""
-    convs = conn.execute(select(conversations.c.id, conversations.c.channel, conversations.c.state,
-                                conversations.c.created_at, conversations.c.updated_at)
-                         .where(conversations.c.msisdn == number)
-                         .order_by(desc(conversations.c.updated_at)).limit(5)).all()
-    hos = conn.execute(select(handoffs.c.id, handoffs.c.conversation_id, handoffs.c.channel, handoffs.c.reason,
-                              handoffs.c.priority, handoffs.c.business, handoffs.c.status, handoffs.c.created_at)
-                       .where(handoffs.c.msisdn == number).order_by(desc(handoffs.c.id)).limit(5)).all()
-    return {
-        "conversations": [{"id": c.id, "channel": c.channel, "created_at": _iso(c.created_at),
-                           "updated_at": _iso(c.updated_at),
-                           "business": ((c.state or {}).get("last") or {}).get("business"),
-                           "handed_off": bool((c.state or {}).get("handoff"))} for c in convs],
-        "handoffs": [{"id": h.id, "conversation_id": h.conversation_id, "channel": h.channel, "reason": h.reason,
-                      "priority": bool(h.priority), "business": h.business, "status": h.status,
-                      "created_at": _iso(h.created_at)} for h in hos],
-    }
-
 
 def _need_contact(scope: Scope) -> None:
     """Acting for a customer needs a contact (a supervisor's look-up only views)."""

@@ -19,8 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
+from hotline.assistant import store as conversation_store
 from hotline.catalog.catalog import Catalog
 from hotline.desk.accounts import Agent
 from hotline.desk.hub import ChatEvent, ChatLog, Hub
@@ -30,7 +31,6 @@ from hotline.domain.msisdn import mask_msisdn
 from hotline.routing.model import AgentState, Contact, ContactStatus, Event, Presence, RoutingError
 from hotline.services import audit
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import conversations, handoffs
 
 DATA = Path(__file__).with_name("data")
 MAX_TEXT = 2000
@@ -270,7 +270,8 @@ class Desk:
         cid = (contact.context or {}).get("conversation_id")
         if cid:
             await self._system(contact, "joined", CUSTOMER_TEXT["zh"]["joined"].format(name=agent.name), agent)
-            await self.db.run(_handoff_status, (contact.context or {}).get("handoff_id"), "active")
+            await self.db.run(conversation_store.set_handoff_status, (contact.context or {}).get("handoff_id"),
+                              "active")
         return await self.context(agent, contact_id)
 
     def reject(self, agent: Agent, contact_id: str) -> None:
@@ -326,9 +327,9 @@ class Desk:
         self._routing(self.router.finish, agent.login, contact_id)
         cid = (c.context or {}).get("conversation_id")
         if cid:
-            await self.db.run(_release, cid, self.clock)
+            await self.db.run(conversation_store.release_handoff, cid, self.clock.now())
             await self._system(c, "ended", CUSTOMER_TEXT["zh"]["ended"], agent)
-            await self.db.run(_handoff_status, (c.context or {}).get("handoff_id"), "done")
+            await self.db.run(conversation_store.set_handoff_status, (c.context or {}).get("handoff_id"), "done")
         return self.view(agent)
 
     def wrap_up(self, agent: Agent, contact_id: str, code: str, notes: str = "") -> dict[str, Any]:
@@ -410,7 +411,7 @@ class Desk:
     # ------------------------------------------------------------------ the customer's side
     async def live_contact(self, conversation_id: str) -> tuple[str | None, Contact | None, str | None]:
         """The conversation's newest hand-off: (contact id, the router's contact, the row's status)."""
-        row = await self.db.run(_latest_handoff, conversation_id, write=False)
+        row = await self.db.run(conversation_store.latest_handoff, conversation_id, write=False)
         if row is None:
             return None, None, None
         contact_id = f"h{row[0]}"
@@ -423,34 +424,6 @@ def _event_dict(e: ChatEvent) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------- SQL jobs
-
-def _latest_handoff(conn: Connection, conversation_id: str):
-    return conn.execute(select(handoffs.c.id, handoffs.c.status).where(handoffs.c.conversation_id == conversation_id)
-                        .order_by(handoffs.c.id.desc()).limit(1)).first()
-
-
-def _handoff_cancel(conn: Connection, handoff_id: int) -> None:
-    conn.execute(update(handoffs).where(handoffs.c.id == handoff_id, handoffs.c.status == "waiting")
-                 .values(status="cancelled"))
-
-
-def _handoff_status(conn: Connection, handoff_id: int | None, status: str) -> None:
-    if handoff_id is not None:
-        conn.execute(update(handoffs).where(handoffs.c.id == int(handoff_id)).values(status=status))
-
-
-def _release(conn: Connection, conversation_id: str, clock: Clock) -> None:
-    """The conversation is 小贝's again: forget the hand-off so a new 转人工 queues afresh."""
-    row = conn.execute(select(conversations.c.state, conversations.c.version)
-                       .where(conversations.c.id == conversation_id)).first()
-    if row is None or "handoff" not in (row.state or {}):
-        return
-    state = {k: v for k, v in row.state.items() if k != "handoff"}
-    if (state.get("pending") or {}).get("type") == "offer_complaint":
-        state.pop("pending")
-    conn.execute(update(conversations).where(conversations.c.id == conversation_id).values(
-        state=state, version=row.version + 1, updated_at=clock.now()))
-
 
 def _audit(conn: Connection, login: str, action: str, msisdn: str | None, detail: str, clock: Clock) -> None:
     audit.record(conn, at=clock.now(), channel="desk", actor=login, action=action, msisdn=msisdn,
@@ -498,7 +471,7 @@ class CustomerChat:
             if row_status is not None and (contact is not None or row_status != "waiting"):
                 # The last hand-off is over (served, refused, left, or forgotten by an in-memory router
                 # that restarted): the conversation is 小贝's again.
-                await self.desk.db.run(_release, conversation_id, self.desk.clock)
+                await self.desk.db.run(conversation_store.release_handoff, conversation_id, self.desk.clock.now())
                 if announce and (row_status == "refused" or (contact and contact.status is ContactStatus.REFUSED)):
                     self.conversation_id = conversation_id
                     await self._say("refused")
@@ -554,7 +527,7 @@ class CustomerChat:
                 except RoutingError:
                     pass
             elif self.contact_id.startswith("h") and self.contact_id[1:].isdigit():   # not queued yet: never
-                await self.desk.db.run(_handoff_cancel, int(self.contact_id[1:]))
+                await self.desk.db.run(conversation_store.cancel_handoff, int(self.contact_id[1:]))
             await self.desk.chatlog.append(conversation_id, "customer", text, now=self.desk.clock.now(),
                                            client_id=client_id)
             await self.send({"type": "ack", "message_id": client_id, "conversation_id": conversation_id})
@@ -593,7 +566,8 @@ class CustomerChat:
                 seen = seen or contact is not None
                 if status is None and seen:          # the router forgot it (a restart of an in-memory router)
                     await self._say("refused")
-                    await self.desk.db.run(_release, self.conversation_id, self.desk.clock)
+                    await self.desk.db.run(conversation_store.release_handoff, self.conversation_id,
+                                           self.desk.clock.now())
                     return
                 if status in (ContactStatus.WAITING, ContactStatus.OFFERED) or status is None:
                     pos = self.desk.router.position(contact_id) if contact is not None else None
@@ -615,7 +589,8 @@ class CustomerChat:
                     joined = True
                 elif status in (ContactStatus.REFUSED, ContactStatus.ABANDONED):
                     await self._say("refused" if status is ContactStatus.REFUSED else "cancelled")
-                    await self.desk.db.run(_release, self.conversation_id, self.desk.clock)
+                    await self.desk.db.run(conversation_store.release_handoff, self.conversation_id,
+                                           self.desk.clock.now())
                     return
                 elif status in (ContactStatus.WRAP_UP, ContactStatus.DONE) and not joined:
                     return
@@ -671,7 +646,8 @@ class CustomerChat:
             except (asyncio.CancelledError, Exception):
                 pass
         if release and self.conversation_id:
-            await self.desk.db.run(_release, self.conversation_id, self.desk.clock)
+            await self.desk.db.run(conversation_store.release_handoff, self.conversation_id,
+                                   self.desk.clock.now())
         self.contact_id = None
 
     async def close(self) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
+from hotline.assistant import store as conversation_store
 from hotline.bss.port import SubscriberRecord
 from hotline.catalog.catalog import Catalog
 from hotline.domain.errors import DomainError
@@ -20,7 +21,6 @@ from hotline.domain.subscriber import Brand, Subscriber
 from hotline.routing.engine import Router
 from hotline.routing.model import Channel, ContactStatus, NewContact
 from hotline.store.sql.database import Database
-from hotline.store.sql.tables import conversations, handoffs
 
 # The channel a hand-off came from → the contact's channel at the desk.
 _CHANNELS = {"web": Channel.CHAT, "chat": Channel.CHAT, "app": Channel.CHAT, "sms": Channel.SMS,
@@ -54,15 +54,11 @@ class Intake:
         return len(rows)
 
     def _waiting(self, conn: Connection) -> list[dict[str, Any]]:
-        q = (select(handoffs, conversations.c.state.label("conversation_state"))
-             .join(conversations, conversations.c.id == handoffs.c.conversation_id)
-             .where(handoffs.c.status == "waiting").order_by(handoffs.c.id).limit(self.batch))
-        return [dict(r._mapping) for r in conn.execute(q)]
+        return conversation_store.waiting_handoffs(conn, self.batch)
 
     @staticmethod
     def _mark(conn: Connection, handoff_id: int, status: str) -> None:
-        conn.execute(update(handoffs).where(handoffs.c.id == handoff_id, handoffs.c.status == "waiting")
-                     .values(status=status))
+        conversation_store.take_handoff(conn, handoff_id, status)
 
     async def _contact(self, row: dict[str, Any]) -> NewContact:
         state = row.get("conversation_state") or {}

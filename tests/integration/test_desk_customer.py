@@ -198,7 +198,8 @@ async def test_xiaobeis_verification_of_the_conversation_carries_over(desk, hl):
     def flow(number: str, minutes: int) -> dict:        # what 小贝 stores once a code proved the number
         held = [Assurance(number, Level.POSSESSION, "assistant", now + dt.timedelta(minutes=minutes))]
         return {"msisdn": number, "flow": FlowState(number, held).as_dict()}
-    for cid, state in (("conv-verified", {"msisdn": ZHAO, "verified": True}),
+    for cid, state in (("conv-verified", flow(ZHAO, 10)),
+                       ("conv-legacy", {"msisdn": ZHAO, "verified": True}),   # a flag, no proof bound to it
                        ("conv-unverified", {"msisdn": ZHAO, "verified": False}),
                        ("conv-other", {"msisdn": "13900139000", "verified": True}),
                        ("conv-flow", flow(ZHAO, 10)), ("conv-flow-expired", flow(ZHAO, -1)),
@@ -206,7 +207,8 @@ async def test_xiaobeis_verification_of_the_conversation_carries_over(desk, hl):
         await store.save(Conversation(cid, "web", state["msisdn"], state), TurnWrite(), now,
                          now + dt.timedelta(minutes=30))
     assert (await desk.verify_conversation(here(conversation="conv-flow")))["method"] == "conversation"
-    for cid in ("conv-unverified", "conv-other", "conv-missing", "conv-flow-expired", "conv-flow-other"):
+    for cid in ("conv-unverified", "conv-other", "conv-missing", "conv-flow-expired", "conv-flow-other",
+                "conv-legacy"):
         with pytest.raises(VerificationFailed):
             await desk.verify_conversation(here(conversation=cid))
     with pytest.raises(VerificationFailed):       # only the contact's own conversation counts
