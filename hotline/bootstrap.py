@@ -184,7 +184,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate_schema:
     sealer = Sealer(state_key)           # secrets held between steps (a PIN, a queued code) are sealed
     outbox = Outbox(db, clock, settings, sealer=sealer)
     payments = Payments(db, clock, bss, build_provider(settings), outbox)   # online payment: links, notifications
-    services = Services(bss, catalog, db, clock, outbox=outbox, payments=payments)
+    services = Services(bss, catalog, db, clock, outbox=outbox, payments=payments, sealer=sealer)
     limits = CodeLimits(min_interval_s=settings.otp_min_interval_s, per_hour=settings.otp_per_hour,
                         per_day=settings.otp_per_day, per_client_hour=settings.otp_per_client_hour,
                         wrong_per_day=settings.otp_wrong_per_day)

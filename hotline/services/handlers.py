@@ -423,10 +423,14 @@ async def portability_auth_code(svc, req: Request) -> Outcome:
     day = svc.clock.today().isoformat()
     code = f"{secrets.randbelow(10**6):06d}"
     filed = await svc.records.file("portability_code", req.business.code, req.msisdn, req.channel,
-                                   {"code": code, "valid_until": valid_until.isoformat()},
+                                   {"code": svc.sealer.seal(code), "valid_until": valid_until.isoformat()},
                                    key=f"portability:{req.msisdn}:{day}")  # one code a day, asked again → same
-    return Outcome({"code": filed.detail["code"], "valid_until": filed.detail["valid_until"]}, ("yes",),
-                   changed=not filed.replayed)
+    kept = svc.sealer.open(filed.detail["code"])   # kept sealed: the code authorises moving the number away
+    if kept is None:
+        raise InvalidInput("授权码暂时无法查询，请稍后再试或前往营业厅办理。",
+                           "The code cannot be shown now; please try later or visit a store.")
+    return Outcome({"code": kept, "valid_until": filed.detail["valid_until"]}, ("yes",),
+                   changed=not filed.replayed, sensitive=True)
 
 
 # ---------------------------------------------------------------------------------------- care and reports

@@ -18,6 +18,7 @@ from hotline.services.base import HANDLERS, MissingSlot, Outcome, Request
 from hotline.services.outbox import Outbox
 from hotline.services.payments import Payments
 from hotline.services.records import ServiceRecords
+from hotline.services.sealed import Sealer
 from hotline.store.sql.database import Database
 
 
@@ -28,8 +29,9 @@ class _Blank(dict):
 
 class Services:
     def __init__(self, bss: BSS, catalog: Catalog, db: Database, clock: Clock, outbox: Outbox | None = None,
-                 payments: Payments | None = None) -> None:
+                 payments: Payments | None = None, sealer: Sealer | None = None) -> None:
         self.bss = bss
+        self.sealer = sealer or Sealer(Sealer.new_key())   # codes a handler must keep (porting) are sealed
         self.payments = payments   # online payment (pay links); None: not offered
         self.outbox = outbox if outbox is not None else Outbox(db, clock)   # every SMS the system sends
         self.tickets = Tickets(db, clock)   # the one ticket store, for every channel and the desk

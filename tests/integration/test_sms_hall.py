@@ -269,3 +269,18 @@ async def test_an_id_number_in_free_text_is_kept_masked(demo):
     await Phone(demo, ZHANG).send("我的身份证号是110101199003071234，帮我查一下话费")
     kept = await demo.db.run(lambda c: c.execute(select(sms_inbound.c.text)).scalars().all(), write=False)
     assert kept and not any("110101199003071234" in t for t in kept)
+
+
+async def test_a_porting_code_is_sent_but_never_kept_in_clear(demo):
+    from hotline.bss.seed import DEMO_ID_NUMBERS
+    from hotline.store.sql.tables import service_requests as requests
+    phone = Phone(demo, ZHANG)
+    text = await phone.say(f"SQXZW#张三#{DEMO_ID_NUMBERS[ZHANG]}")
+    assert "授权码为" in text
+    code = text.split("授权码为")[1][:6]
+    again = await phone.say(f"SQXZW#张三#{DEMO_ID_NUMBERS[ZHANG]}")
+    assert code in again                                   # asked again the same day: the same code
+    def kept(c):
+        return [str(r) for r in c.execute(select(requests.c.detail)).scalars()] + \
+            [str(r) for r in c.execute(select(sms_inbound.c.replies)).scalars()]
+    assert not any(code in row for row in await demo.db.run(kept, write=False))
