@@ -16,6 +16,7 @@ normalisation that changes the length.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import tomllib
 from collections import defaultdict
@@ -197,37 +198,19 @@ _PARTICLES = frozenset("的地得了着过吗呢吧啊呀哦嘛么和与及或�
 # ---------------------------------------------------------------------- words for products and places
 # What customers call products besides their catalogue names and SMS codes, by product code. Only
 # codes present in the catalogue are used. (A candidate for an ``aliases`` field in products.toml.)
-CUSTOMER_WORDS: dict[str, tuple[str, ...]] = {
-    "vas.hecaiyun_basic": ("和彩云",),
-    "vas.migu_music_vip": ("咪咕音乐", "咪咕音乐会员", "音乐会员"),
-    "vas.migu_video": ("咪咕视频", "咪咕视频会员", "视频会员"),
-    "vas.migu_sports": ("体育会员", "咪咕体育"),
-    "vas.mango_tv": ("芒果tv", "芒果", "芒果会员", "芒果tv会员"),
-    "vas.tencent_video_vip": ("腾讯视频会员", "腾讯会员"),
-    "vas.iqiyi_vip": ("爱奇艺会员",),
-    "vas.youku_vip": ("优酷会员",),
-    "vas.mobile_newspaper": ("手机报",),
-    "vas.weather": ("天气预报", "天气短信"),
-    "vas.migu_reading": ("咪咕阅读", "阅读会员", "咪咕阅读会员"),
-    "vas.game_pass": ("咪咕快游", "快游"),
-    "vas.security_guard": ("和安全", "防骚扰", "骚扰拦截"),
-    "vas.ringback_tone": ("彩铃",),
-    "vas.video_ringback": ("视频炫铃",),
-    "vas.mail139_vip": ("139邮箱",),
-    "vas.edu_home_school": ("家校通",),
-    "feature.roaming_intl": ("国际漫游", "漫游", "港澳台漫游", "国际及港澳台漫游", "出国漫游"),
-    "feature.call_forwarding": ("呼叫转移", "呼转", "来电转移"),
-    "feature.missed_call_alert": ("来电提醒", "漏话提醒", "关机提醒"),
-    "feature.caller_id": ("来电显示",),
-    "feature.idd": ("国际长途",),
-    "feature.call_blacklist": ("黑名单",),
-    "feature.do_not_disturb": ("免打扰",),
-    "feature.volte": ("高清通话",),
-    "plan.easyown_8": ("畅听卡",),
-    "plan.mzone_28": ("潮玩卡",),
-    "plan.mzone_58": ("芒果卡",),
-    "plan.smart_5g_58": ("智享套餐", "5g智享套餐"),
-}
+def customer_words() -> dict[str, tuple[str, ...]]:
+    """How customers call products, by product code (``assistant/data/product_words.toml``)."""
+    return _product_words()[0]
+
+
+@functools.cache
+def _product_words() -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    with open(Path(__file__).with_name("data") / "product_words.toml", "rb") as fh:
+        data = tomllib.load(fh)
+    return ({code: tuple(words) for code, words in data.get("words", {}).items()},
+            tuple(data.get("sms", {}).get("prefixes", ())))
+
+
 # Words a value-added service's name may end in that customers leave out (咪咕音乐白金会员 → 咪咕音乐).
 _SHORTENABLE = ("白金会员", "钻石会员", "黄金会员", "体育会员", "vip会员", "基础版", "会员", "包月", "短信")
 # How a name was obtained; on a name two products share, the better kind decides, or nobody gets it.
@@ -235,7 +218,6 @@ _OWN, _CUSTOMER, _DERIVED = 0, 1, 2
 # The plain packs a size or a number of minutes picks from: "10GB流量月包", "300分钟语音月包".
 _SIZE_PACK = re.compile(r"^\d+(?:gb|mb)流量(?P<pk>月包|日包|周包|包)")
 _MINUTE_PACK = re.compile(r"^\d+分钟语音(?P<pk>月包|包)")
-_SMS_PREFIXES = ("kt", "qx", "td", "bgtc")   # 开通 / 取消 / 退订 / 变更套餐 before an SMS code: KTLL1
 
 # Provincial-level divisions outside hotline.domain.geo (which covers the 31 of the mainland).
 _OTHER_REGIONS = {"香港": ("香港特别行政区", "香港特区"), "澳门": ("澳门特别行政区", "澳门特区"),
@@ -381,9 +363,9 @@ class EntityExtractor:
             code = p.sms_code.lower()
             if len(code) >= 3:   # two letters (CL, MY) are words too often; KTCL still counts
                 names.setdefault(code, _OWN)
-            for prefix in _SMS_PREFIXES:
+            for prefix in _product_words()[1]:    # KT / QX … before an SMS code: KTLL1
                 names.setdefault(prefix + code, _OWN)
-        for word in CUSTOMER_WORDS.get(p.code, ()):
+        for word in customer_words().get(p.code, ()):
             names.setdefault(fold(word), _CUSTOMER)
         if p.kind is ProductKind.VAS:
             for suffix in _SHORTENABLE:

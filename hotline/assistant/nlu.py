@@ -476,4 +476,6 @@ def _load_or_train(catalog: Catalog, extractor: EntityExtractor, cache_dir: Path
 
 
 def _product_files() -> list[Path]:
-    return [Path(__file__).parent.parent / "bss" / "products.toml"]
+    """The product data the features read: the products and the words customers call them by."""
+    here = Path(__file__).parent
+    return [here.parent / "bss" / "products.toml", here / "data" / "product_words.toml"]

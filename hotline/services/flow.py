@@ -154,12 +154,12 @@ class Ask:
 
 @dataclass(frozen=True)
 class Yes:
-    pass
+    """The customer agrees to the pending confirmation."""
 
 
 @dataclass(frozen=True)
 class No:
-    pass
+    """The customer declines: the pending step ends, nothing is done."""
 
 
 @dataclass(frozen=True)
