@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import secrets
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -24,7 +23,6 @@ from typing import Any
 import httpx
 import pytest
 import redis
-import uvicorn
 from sqlalchemy import select
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect as ws_connect
@@ -38,17 +36,12 @@ from hotline.desk.accounts import seed_demo_agents
 from hotline.desk.hub import ChatEvent, MemoryHub, RedisHub
 from hotline.domain.billing import FixedClock
 from hotline.store.sql.tables import audit_log, conversation_messages, conversations, handoffs
+from live_server import ThreadedServer
 
 AGENT_PW = "desk10086!"
 ADMIN_PW = "admin10086!"
 WAIT = 10.0
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def redis_up() -> bool:
@@ -59,7 +52,7 @@ def redis_up() -> bool:
         return False
 
 
-class LiveDesk:
+class LiveDesk(ThreadedServer):
     """hotline's app as ``hotline serve`` wires it (its Router in memory, the routing pass every 0.2 s),
     over the test's fixed clock, served by uvicorn on 127.0.0.1 in a thread; ``hub`` replaces the hub."""
 
@@ -70,24 +63,8 @@ class LiveDesk:
         self.secrets: dict[str, str] = {}        # conversation id -> the secret its web client holds
         hl.hub = hub
         hl.__dict__.pop("desk", None)
-        app = create_app(hl)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, name="desk-server", daemon=True)
+        super().__init__(create_app(hl), name="desk-server")
 
-    def __enter__(self) -> LiveDesk:
-        self.thread.start()
-        deadline = time.monotonic() + WAIT
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                pytest.fail("the desk server did not start")
-            time.sleep(0.02)   # polling the start flag of a thread: no event to wait on
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
     # the routing pass, at once (the server also runs it every 0.2 s)
     def route(self) -> None:

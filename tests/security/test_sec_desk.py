@@ -15,14 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
-import threading
 import time
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
@@ -34,6 +31,7 @@ from hotline.api.routes import desk as desk_routes
 from hotline.desk.accounts import Accounts
 from hotline.desk.auth import COOKIE
 from hotline.store.sql.tables import audit_log, orders, subscribers
+from live_server import ThreadedServer
 
 ZHAO = "13812345678"
 QIAN = "13812340000"
@@ -228,34 +226,12 @@ async def test_one_address_guessing_across_logins_is_locked(hl):
 
 # ------------------------------------------------------------------------------------------ revoked sessions
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
+class Server(ThreadedServer):
     """The app served by uvicorn on 127.0.0.1 in a thread (real WebSockets)."""
 
     def __init__(self, hl) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(hl), host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        super().__init__(create_app(hl), name="sec-desk-server")
 
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + WAIT
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                pytest.fail("the server did not start")
-            time.sleep(0.02)   # polling the start flag of a thread: no event to wait on
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
     def socket(self, token: str, origin: str | None = None):
         headers = {"Cookie": f"{COOKIE}={token}"}

@@ -10,15 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
@@ -26,16 +23,11 @@ from conftest import TEST_KDF_N
 from hotline.api.app import create_app
 from hotline.bss.seed import seed_demo_if_empty
 from hotline.desk.accounts import seed_demo_agents
+from live_server import ThreadedServer
 
 ZHANG = "13800138000"   # 神州行, ¥56.70; 手机报 and 咪咕音乐 outside the plan (0000 serials 1 and 2)
 WAIT = 10.0
 AGENT_PW = "desk10086!"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def credentials(hl: Any) -> dict[str, str]:
@@ -46,32 +38,15 @@ def credentials(hl: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-class Live:
+class Live(ThreadedServer):
     """The app over the test's ``hl``, served by uvicorn in a thread. Its log goes to the root logger
     (``log_config=None``), so ``caplog`` sees any traceback the server would print."""
 
     def __init__(self, hl: Any) -> None:
         self.hl = hl
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(hl), host="127.0.0.1", port=self.port,
-                                                    log_config=None, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, name="sec-input-server", daemon=True)
+        super().__init__(create_app(hl), name="sec-input-server", log_config=None)
         self.headers = credentials(hl)
 
-    def __enter__(self) -> Live:
-        self.thread.start()
-        deadline = time.monotonic() + WAIT
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                pytest.fail("the server did not start")
-            time.sleep(0.02)   # polling the start flag of a thread: no event to wait on
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=WAIT, headers=self.headers)

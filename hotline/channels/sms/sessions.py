@@ -63,13 +63,9 @@ class SmsStore:
                 try:
                     results = await self.db.run(self._reserve, batch)
                 except Exception as err:  # noqa: BLE001  every waiter hears of it
-                    for item in batch:
-                        if not item.done.done():
-                            item.done.set_exception(err)
+                    _answer(batch, error=err)
                     continue
-                for item, result in zip(batch, results):
-                    if not item.done.done():
-                        item.done.set_result(result)
+                _answer(batch, results)
         finally:
             self._loading = False
 
@@ -120,13 +116,9 @@ class SmsStore:
                 except IntegrityError:
                     results = [await self._save_alone(item) for item in batch]  # isolate the racing twin
                 except Exception as err:  # noqa: BLE001  every waiter hears of it
-                    for item in batch:
-                        if not item.done.done():
-                            item.done.set_exception(err)
+                    _answer(batch, error=err)
                     continue
-                for item, result in zip(batch, results):
-                    if not item.done.done():
-                        item.done.set_result(result)
+                _answer(batch, results)
         finally:
             self._writing = False
 
@@ -215,3 +207,15 @@ def _rate_upsert(dialect: str) -> Any:
         ).returning(sms_rate.c.messages)
         _RATE_UPSERTS[dialect] = stmt
     return stmt
+
+
+def _answer(batch: list[Any], results: list[Any] | None = None, *, error: BaseException | None = None) -> None:
+    """Wake every waiter of a batch with its own result, or all with the batch's error."""
+    for i, item in enumerate(batch):
+        if item.done.done():
+            continue
+        if error is not None:
+            item.done.set_exception(error)
+        else:
+            assert results is not None
+            item.done.set_result(results[i])
